@@ -1,0 +1,25 @@
+//! Backend selection for mcnn, and the harness that runs one test on every backend.
+//!
+//! Burn 0.22 picks the backend at run time through the [`Device`]; which backends exist is
+//! decided at compile time by features (`flex`, `ndarray`, `wgpu`). This crate names them
+//! ([`BackendKind`]), parses them from the command line with clear errors, and gives the
+//! tools to start every backend from the *same* weights: parameters are initialised lazily,
+//! so a module must be materialised on the host before it is forked
+//! ([`materialize`], [`fork_identical`]).
+//!
+//! ```
+//! use mcnn_backends::BackendKind;
+//!
+//! for kind in BackendKind::compiled() {
+//!     let device = kind.device();
+//!     let x = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &device);
+//!     assert_eq!(x.sum().into_scalar::<f32>(), 3.0);
+//! }
+//! ```
+#![allow(deprecated)] // NdArray is deprecated upstream in favour of Flex; we keep testing it.
+
+mod harness;
+mod kind;
+
+pub use harness::{for_each_backend, fork_identical, host_device, materialize};
+pub use kind::{BackendError, BackendKind};

@@ -1,0 +1,161 @@
+//! Trains LeNet-5 on MNIST and reports the test accuracy after every epoch.
+//!
+//! ```text
+//! cargo run --release --example lenet_mnist                   # CPU (flex)
+//! cargo run --release --example lenet_mnist --features wgpu   # GPU (wgpu)
+//! cargo run --release --example lenet_mnist --features ndarray -- --backend ndarray
+//! ```
+//!
+//! The data is fetched into `--data-dir` (else `$MCNN_DATA`, else `./data`) on first use.
+//! The last line printed is JSON:
+//! `{"test_accuracy": …, "epochs": …, "backend": …, "seconds": …, …}`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use burn::data::dataset::Dataset as _;
+use burn::module::Module;
+use clap::Parser;
+use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::models::LeNet5Config;
+use mcnn::training::{TrainingConfig, train};
+
+#[derive(Parser, Debug)]
+#[command(about = "Train LeNet-5 on MNIST")]
+struct Args {
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    /// Seed of the initial weights and of the shuffling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Where the data sets are (fetched there if missing) [default: $MCNN_DATA, else ./data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in [default: wgpu if compiled,
+    /// else flex, else ndarray].
+    #[arg(long)]
+    backend: Option<String>,
+    /// Where to save the trained model (a Burn record).
+    #[arg(long, default_value = "artifacts/lenet_mnist.bpk")]
+    save: PathBuf,
+    /// Do not save the trained model.
+    #[arg(long)]
+    no_save: bool,
+}
+
+fn backend(name: Option<&str>) -> Result<BackendKind, String> {
+    match name {
+        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string()),
+        None => BackendKind::compiled()
+            .into_iter()
+            .max_by_key(|k| !k.is_cpu())
+            .ok_or_else(|| "no backend compiled in".to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let kind = backend(args.backend.as_deref())?;
+    if args.epochs == 0 || args.batch_size == 0 {
+        return Err("--epochs and --batch-size must be at least 1".into());
+    }
+    if !(args.learning_rate > 0.0 && args.learning_rate.is_finite()) {
+        return Err(format!(
+            "--learning-rate must be positive and finite, got {}",
+            args.learning_rate
+        ));
+    }
+    let dir = data_dir(args.data_dir.clone());
+    let mut train_set =
+        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
+    if let Some(limit) = args.train_limit {
+        if limit == 0 {
+            return Err("--train-limit must be at least 1".into());
+        }
+        train_set = train_set.truncated(limit);
+    }
+    let test_set =
+        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
+    let config = TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_batch_size(args.batch_size)
+        .with_learning_rate(args.learning_rate)
+        .with_seed(args.seed);
+
+    // Weights are drawn on the host so that every backend starts from the same model.
+    let host = host_device();
+    host.seed(args.seed);
+    let model = materialize(LeNet5Config::new().init(&host));
+    let device = kind.device();
+    eprintln!(
+        "LeNet-5 ({} parameters) on MNIST: {} training and {} test images, backend {kind}",
+        model.num_params(),
+        train_set.len(),
+        test_set.len()
+    );
+
+    let start = Instant::now();
+    let (model, reports) = train(
+        model,
+        &train_set,
+        &test_set,
+        &ImageBatcher::for_source(Source::Mnist),
+        &config,
+        &device,
+        |_| {},
+    );
+    let seconds = start.elapsed().as_secs_f64();
+
+    if !args.no_save {
+        if let Some(parent) = args.save.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        model
+            .save_file(&args.save)
+            .map_err(|e| format!("cannot save the model to {}: {e}", args.save.display()))?;
+        eprintln!("saved the trained model to {}", args.save.display());
+    }
+
+    let last = reports.last().expect("at least one epoch");
+    let epoch_seconds: Vec<f64> = reports.iter().map(|r| r.train_seconds).collect();
+    let accuracies: Vec<f64> = reports.iter().map(|r| r.test_accuracy).collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "test_accuracy": last.test_accuracy,
+            "epochs": args.epochs,
+            "backend": kind.name(),
+            "seconds": seconds,
+            "epoch_seconds": epoch_seconds,
+            "epoch_accuracies": accuracies,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "seed": args.seed,
+            "train_images": train_set.len(),
+        })
+    );
+    Ok(())
+}

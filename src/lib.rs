@@ -1,0 +1,26 @@
+//! mcnn: Monte Carlo neural networks for [Burn](https://burn.dev).
+//!
+//! Layers that make networks cheaper by sampling, each a crate usable on its own and
+//! re-exported here:
+//!
+//! - [`partition_dropout`]: dropout by partitions, lower variance than Bernoulli dropout;
+//! - [`sampled_linear`] and [`sampled_conv`]: post-training importance sampling of trained
+//!   layers into sparse small-integer (often ternary) weights, no retraining;
+//! - [`path_net`]: networks generated as paths through the layers, sparse from scratch;
+//! - [`datasets`]: MNIST, Fashion-MNIST and CIFAR-10 fetched from package registries;
+//! - [`sequences`]: Sobol' points, LFSR, counter hash, samplers and sample counts;
+//! - [`backends`]: choosing flex, ndarray or wgpu at run time, and running one test on all.
+//!
+//! This crate also holds the reference models ([`models`]) and the small training loop
+//! ([`training`]) that the examples and experiments share.
+
+pub use mcnn_backends as backends;
+pub use mcnn_datasets as datasets;
+pub use mcnn_sequences as sequences;
+pub use partition_dropout;
+pub use path_net;
+pub use sampled_conv;
+pub use sampled_linear;
+
+pub mod models;
+pub mod training;

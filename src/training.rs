@@ -1,0 +1,198 @@
+//! The small supervised training loop the examples and experiments share: Adam on the
+//! cross-entropy, a progress bar per epoch (batches/s, loss), test accuracy per epoch.
+
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use mcnn_datasets::{ImageBatcher, ImageDataset};
+
+use crate::models::ImageClassifier;
+
+/// Hyper-parameters of [`train`].
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// Passes over the training set.
+    #[config(default = 1)]
+    pub epochs: usize,
+    /// Images per training step.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Adam's epsilon. Burn's default is 1e-5; 1e-8 is PyTorch's, the usual reference.
+    #[config(default = 1e-8)]
+    pub adam_epsilon: f32,
+    /// Seed of the shuffling of the training set.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Images per evaluation batch.
+    #[config(default = 500)]
+    pub eval_batch_size: usize,
+    /// Whether to draw a progress bar (on a terminal) and print a line per epoch.
+    #[config(default = true)]
+    pub progress: bool,
+}
+
+/// What one epoch of [`train`] achieved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochReport {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Wall time of the training pass (evaluation excluded), in seconds.
+    pub train_seconds: f64,
+    /// Accuracy on the test set after the epoch, in `[0, 1]`.
+    pub test_accuracy: f64,
+}
+
+impl TrainingConfig {
+    fn validate(&self) {
+        assert!(self.epochs > 0, "epochs must be at least 1, got 0");
+        assert!(self.batch_size > 0, "batch_size must be at least 1, got 0");
+        assert!(
+            self.eval_batch_size > 0,
+            "eval_batch_size must be at least 1, got 0"
+        );
+        assert!(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate must be positive and finite, got {}",
+            self.learning_rate
+        );
+    }
+}
+
+/// Trains `model` on `train` with Adam and the cross-entropy, evaluating on `test` after
+/// every epoch. `device` is the plain device of the backend (autodiff is added here); the
+/// model is forked onto it, so it may come from any device.
+///
+/// `on_epoch` sees each epoch's report as soon as it is known.
+///
+/// # Panics
+/// On a zero epoch count or batch size, a learning rate that is not positive and finite,
+/// or an empty training set.
+pub fn train<M: ImageClassifier>(
+    model: M,
+    train: &ImageDataset,
+    test: &ImageDataset,
+    batcher: &ImageBatcher,
+    config: &TrainingConfig,
+    device: &Device,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> (M, Vec<EpochReport>) {
+    config.validate();
+    assert!(!train.is_empty(), "the training set is empty");
+    let train_device = device.clone().autodiff();
+    let mut model = model.fork(&train_device).train();
+    let mut optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let loader = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .num_workers(1)
+        .set_device(train_device.clone())
+        .build(train.clone());
+    let batches = train.len().div_ceil(config.batch_size) as u64;
+    let mut reports = Vec::with_capacity(config.epochs);
+    for epoch in 1..=config.epochs {
+        let bar = progress_bar(config.progress, batches, epoch, config.epochs);
+        let start = Instant::now();
+        let mut loss_sum = 0.0;
+        let mut steps = 0usize;
+        for batch in loader.iter() {
+            let batch = batch.expect("an in-memory data set cannot fail to load");
+            let logits = model.forward(batch.images);
+            let loss = loss_fn.forward(logits, batch.targets);
+            let loss_value: f64 = loss.clone().into_scalar::<f32>().into();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, grads);
+            loss_sum += loss_value;
+            steps += 1;
+            bar.set_message(format!("loss {loss_value:.4}"));
+            bar.inc(1);
+        }
+        device.sync().expect("the device failed while training");
+        let train_seconds = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        let test_accuracy = evaluate(
+            &model.valid(),
+            test,
+            batcher,
+            config.eval_batch_size,
+            device,
+        );
+        let report = EpochReport {
+            epoch,
+            train_loss: loss_sum / steps as f64,
+            train_seconds,
+            test_accuracy,
+        };
+        if config.progress {
+            eprintln!(
+                "epoch {epoch}/{}: loss {:.4}, {:.1} s ({:.1} batches/s), test accuracy {:.2}%",
+                config.epochs,
+                report.train_loss,
+                train_seconds,
+                steps as f64 / train_seconds,
+                100.0 * test_accuracy
+            );
+        }
+        on_epoch(&report);
+        reports.push(report);
+    }
+    (model.valid(), reports)
+}
+
+/// Fraction of `data` that `model` classifies correctly, in `[0, 1]`.
+///
+/// # Panics
+/// If `data` is empty or `batch_size` is 0.
+pub fn evaluate<M: ImageClassifier>(
+    model: &M,
+    data: &ImageDataset,
+    batcher: &ImageBatcher,
+    batch_size: usize,
+    device: &Device,
+) -> f64 {
+    assert!(!data.is_empty(), "cannot evaluate on an empty data set");
+    assert!(batch_size > 0, "batch_size must be at least 1, got 0");
+    let model = model.valid().fork(device);
+    let loader = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(batch_size)
+        .set_device(device.clone())
+        .build(data.clone());
+    let mut correct = 0i64;
+    for batch in loader.iter() {
+        let batch = batch.expect("an in-memory data set cannot fail to load");
+        let predicted = model.forward(batch.images).argmax(1).squeeze_dim::<1>(1);
+        correct += predicted
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+    }
+    correct as f64 / data.len() as f64
+}
+
+fn progress_bar(enabled: bool, batches: u64, epoch: usize, epochs: usize) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(batches);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, eta {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{epoch}/{epochs}"));
+    bar
+}
