@@ -31,9 +31,12 @@ struct Args {
     /// Images per training step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam's peak learning rate (it decays to 0 along a half cosine unless --constant-lr).
+    #[arg(long, default_value_t = 3e-3)]
     learning_rate: f64,
+    /// Keep the learning rate constant instead of the default half-cosine decay to 0.
+    #[arg(long)]
+    constant_lr: bool,
     /// Seed of the initial weights and of the shuffling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -102,6 +105,7 @@ fn run(args: &Args) -> Result<(), String> {
         .with_epochs(args.epochs)
         .with_batch_size(args.batch_size)
         .with_learning_rate(args.learning_rate)
+        .with_cosine_decay(!args.constant_lr)
         .with_seed(args.seed);
 
     // Weights are drawn on the host so that every backend starts from the same model.
@@ -153,6 +157,7 @@ fn run(args: &Args) -> Result<(), String> {
             "epoch_accuracies": accuracies,
             "batch_size": args.batch_size,
             "learning_rate": args.learning_rate,
+            "lr_schedule": if args.constant_lr { "constant" } else { "cosine" },
             "seed": args.seed,
             "train_images": train_set.len(),
         })

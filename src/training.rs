@@ -23,9 +23,14 @@ pub struct TrainingConfig {
     /// Images per training step.
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Adam's learning rate.
-    #[config(default = 1e-3)]
+    /// Adam's (peak) learning rate.
+    #[config(default = 3e-3)]
     pub learning_rate: f64,
+    /// Whether the learning rate decays from `learning_rate` to 0 along a half cosine over
+    /// all the training steps (otherwise it stays constant). The decay makes the accuracy of
+    /// the last step, the one reported, much less noisy.
+    #[config(default = true)]
+    pub cosine_decay: bool,
     /// Adam's epsilon. Burn's default is 1e-5; 1e-8 is PyTorch's, the usual reference.
     #[config(default = 1e-8)]
     pub adam_epsilon: f32,
@@ -100,6 +105,8 @@ pub fn train<M: ImageClassifier>(
         .set_device(train_device.clone())
         .build(train.clone());
     let batches = train.len().div_ceil(config.batch_size) as u64;
+    let total_steps = batches as f64 * config.epochs as f64;
+    let mut step = 0.0;
     let mut reports = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         let bar = progress_bar(config.progress, batches, epoch, config.epochs);
@@ -112,7 +119,14 @@ pub fn train<M: ImageClassifier>(
             let loss = loss_fn.forward(logits, batch.targets);
             let loss_value: f64 = loss.clone().into_scalar::<f32>().into();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, grads);
+            let lr = if config.cosine_decay {
+                0.5 * config.learning_rate
+                    * (1.0 + (std::f64::consts::PI * step / total_steps).cos())
+            } else {
+                config.learning_rate
+            };
+            model = optimizer.step(lr, model, grads);
+            step += 1.0;
             loss_sum += loss_value;
             steps += 1;
             bar.set_message(format!("loss {loss_value:.4}"));

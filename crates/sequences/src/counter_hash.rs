@@ -16,8 +16,12 @@
 //! bijection of `u32` with near-ideal avalanche. The key is two words, injected before
 //! each round, so two keys give unrelated streams rather than reorderings of one
 //! stream (with a single xor-ed key they would be). Keys come from a 64-bit seed by
-//! the SplitMix64 finaliser ([`CounterHash::from_seed`]), on the host. For a fixed key
-//! the stream is a permutation of `u32`: 2^32 values without repetition.
+//! the SplitMix64 finaliser ([`CounterHash::from_seed`]), on the host; everything after
+//! the key ([`CounterHash::derive`], [`hash`]) is 32-bit, so kernels given a key derive
+//! the same sub-streams. For a fixed key the stream is a permutation of `u32`: 2^32
+//! values without repetition. The counter is a `u32`, so a stream holds exactly 2^32
+//! draws: a caller that counts past `u32::MAX` wraps to counter 0 and repeats the
+//! stream; more draws need more streams (`derive`).
 //!
 //! It is not a cryptographic generator, and it is not Philox: the tests check
 //! uniformity (a χ² test over 256 bins), bit balance, avalanche and independence
@@ -91,7 +95,8 @@ impl CounterHash {
         Self { key: [a, b] }
     }
 
-    /// Value `counter` of the stream, uniform over `u32`.
+    /// Value `counter` of the stream, uniform over `u32`. There are `2^32` counters;
+    /// a counter computed with wrapping arithmetic past `u32::MAX` repeats values.
     #[inline]
     pub const fn u32_at(&self, counter: u32) -> u32 {
         hash(self.key, counter)

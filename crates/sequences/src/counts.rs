@@ -12,35 +12,47 @@
 //!   scaled prefix sums `T_j = N · P_j`, the number of samples below `T` is
 //!   `F(T) = ⌊T⌋ + [u_⌊T⌋ < T − ⌊T⌋]` (sample `s` of stratum `s` sits at `s + u_s`, and
 //!   `u_s = u` for systematic), and `c_j = F(T_j) − F(T_{j−1})`. For systematic this is
-//!   `⌈N P_j − u⌉ − ⌈N P_{j−1} − u⌉`. One pass over the weights after the one that sums
-//!   them, `O(n)` whatever `N`, independent per weight but for the prefix sums, so most of
-//!   it vectorises (with AVX2 where the CPU has it, detected at run time).
-//! - `Iid` and `LowDiscrepancy` generate their sorted samples ([`crate::samplers`]) and
-//!   count them in one merge pass, `O(n + N)` ([`counts_from_sorted_samples`]).
+//!   `⌈N P_j − u⌉ − ⌈N P_{j−1} − u⌉`. Three passes over the weights (an `f64` estimate
+//!   of `S`, the exact fixed-point total, the closed form), `O(n)` whatever `N`,
+//!   independent per weight but for the prefix sums, so most of it vectorises (with
+//!   AVX2 where the CPU has it, detected at run time).
+//! - `Iid` and `LowDiscrepancy` generate their samples ([`crate::samplers`]), sort them
+//!   (`O(N log N)`) and count them in one merge pass over weights and samples,
+//!   `O(n + N)` ([`counts_from_sorted_samples`] is that merge alone).
 //!
-//! Arithmetic. `S` is summed in `f64`. The merge pass compares samples with `f64` prefix
-//! sums `P_j`. The closed forms keep `T_j` in 64-bit fixed point, in units of `2^-K`
-//! samples with `K = 51 − ⌈log2(N + 1)⌉` (at least 20; 40 for `N = 1024`, 26 for
-//! `N = 2^24`): each `|w_j|` becomes `a_j = round(|w_j| · N 2^K / S)` once, and the prefix
-//! sums of the `a_j` are exact integer sums, so `E[c_j]` is `a_j / 2^K` up to `2^-32`
-//! (the resolution of `u`), within `2^-(K+1) + 2^-32` samples of `N p_j`. Both are exact
-//! about the boundaries that matter: from the last non-zero weight on the CDF is exactly
-//! 1 (`T = N`), so `Σ|q_j| = N` always and a zero weight never gets a sample.
+//! Arithmetic. The prefix sums `P_j` are exact integer sums in fixed point, not `f64`
+//! sums: an `f64` running sum drifts by up to `j · 2^-53` relative, so late weights, and
+//! the last one, which takes whatever is left up to `N`, would absorb the error of every
+//! earlier one; the integer sum is exact and also faster (a 1-cycle dependency chain
+//! instead of a 4-cycle one). Each `|w_j| · 2^E` (with `S · 2^E ≈ 2^49`) is split into
+//! an integer and a remainder in units of `2^-40`, both summed exactly; the total `Y`
+//! is the same sum carried to the end, so `P_j = Y_j / Y` is exactly 1 from the last
+//! non-zero weight on — `Σ|q_j| = N` always, a zero weight never gets a sample, and the
+//! last non-zero weight is no special case: its `T_{j−1}` is as accurate as every
+//! other. `T_j = N · Y_j / Y` is kept in units of `2^-32` samples, the resolution of
+//! the 32-bit uniforms `u`, and is within
+//! `τ = N (n · 2^-89 + 2^-60) + 2^-29` samples of the exact `N · P_j` (`τ < 2^-28` for
+//! `N, n ≤ 2^24`; `τ < 2^-25` for any `N < 2^31`, `n ≤ 2^32`). The merge pass compares
+//! each sample with `Y_j / Y` rounded to `f64` (within `τ / N + 2^-51` of `P_j`). `S`
+//! (reported as [`Summary::sum_abs`]) is the fixed-point total.
 //!
-//! Guarantees (tested as properties): systematic counts are `⌊N p_j⌋` or `⌈N p_j⌉` (so
-//! every weight with `|w_j| ≥ S/N` survives, and the result is ternary when
-//! `max|w_j| ≤ S/N`); jittered counts are strictly within 2 of `N p_j`; the mean of
-//! `(S/N) · q` over seeds converges to `w`. `N p_j` here is the value after the rounding
-//! above (`2^-(K+1) + 2^-32` samples for the closed forms, a relative `~1e-16` for the
-//! merge).
+//! Guarantees (tested as properties, and on 10^6 heavy-tailed weights against exact
+//! rational arithmetic): systematic counts are `⌊x⌋` or `⌈x⌉` for an `x` within `2τ` of
+//! `N p_j` (so every weight with `|w_j| ≥ S/N` survives, and the result is ternary when
+//! `max|w_j| ≤ S/N`, both up to `2τ`); jittered counts are strictly within `2 + 2τ` of
+//! `N p_j`, and `E[c_j]` is `T_j − T_{j−1}` exactly; the mean of `(S/N) · q` over
+//! seeds converges to `w`.
 //!
 //! Bad input is an error ([`SamplingError`]): `N = 0`, `N > i32::MAX`, empty weights, a
-//! NaN or infinite weight. An all-zero group is a defined result: all counts 0, scale
-//! 0, [`Counts::all_zero`] set — never NaN.
+//! NaN or infinite weight, and a scale `S/N` that overflows `f32` or falls below the
+//! smallest normal `f32` (e.g. one weight of `1e-45`). An all-zero group is a defined
+//! result: all counts 0, scale 0, `all_zero` set in its [`Summary`] — never NaN.
 //!
 //! Per row ([`row_counts`]): one distribution per row of a row-major `[rows, cols]`
-//! matrix (one per output neuron), rows in parallel with rayon; row `r` is sampled with
-//! seed [`row_seed`]`(seed, r)`, so the result does not depend on the number of threads.
+//! matrix (one per output neuron), rows in parallel with rayon; row `r` draws from
+//! [`Scheme::row_stream`]`(seed, r)` = `CounterHash::from_seed(seed)
+//! .derive(scheme.stream_id()).derive(r)` — 32-bit arithmetic from the key on, so a
+//! kernel can derive it — and the result does not depend on the number of threads.
 //!
 //! ```
 //! use mcnn_sequences::counts::{jittered_counts, row_counts, Scheme};
@@ -60,21 +72,28 @@
 //! assert!(r.summaries[1].all_zero && r.summaries[1].scale == 0.0);
 //! ```
 
-use rayon::prelude::*;
+mod fixed;
+mod rows;
 
-use crate::counter_hash::splitmix64;
-use crate::error::SamplingError;
+use crate::counter_hash::CounterHash;
+use crate::error::{SamplingError, check_at_most};
 pub use crate::samplers::Scheme;
+use fixed::{BLOCK, Fixed, Prefix, ToSamples};
+pub use rows::{RowCounts, row_counts, row_counts_into};
 
-/// The largest number of samples per group: counts are `i32`.
-pub const MAX_SAMPLES: usize = i32::MAX as usize;
+/// The largest number of samples `N` per group for the counts: they are `i32`.
+/// (The samplers' own limit, one stream's `2^32` uniforms, is
+/// [`crate::samplers::MAX_STREAM_SAMPLES`].)
+pub const MAX_COUNT_SAMPLES: usize = i32::MAX as usize;
 
 /// The scalars of one sampled group (a tensor or a row).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
-    /// `S / N`: the value of one count, so that `w ≈ scale · q`. 0 for an all-zero group.
+    /// `S / N`: the value of one count, so that `w ≈ scale · q`. 0 for an all-zero
+    /// group; otherwise a normal `f32`.
     pub scale: f32,
-    /// `S = Σ|w_j|`, summed in `f64`.
+    /// `S = Σ|w_j|`: the exact fixed-point total of the sampled distribution, rounded
+    /// to `f64`.
     pub sum_abs: f64,
     /// The number of samples `N`.
     pub samples: usize,
@@ -82,45 +101,20 @@ pub struct Summary {
     pub all_zero: bool,
 }
 
-/// The signed counts of one group and its scale.
+/// The signed counts of one group and its scalars.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Counts {
     /// `q_j = sign(w_j) · c_j`, with `Σ|q_j| = N` (or all zero for an all-zero group).
     pub q: Vec<i32>,
-    /// `S / N`; see [`Summary::scale`].
-    pub scale: f32,
-    /// `S = Σ|w_j|`.
-    pub sum_abs: f64,
-    /// The number of samples `N`.
-    pub samples: usize,
-    /// Whether every weight was zero; see [`Summary::all_zero`].
-    pub all_zero: bool,
+    /// The scale, `S`, `N` and the all-zero flag.
+    pub summary: Summary,
 }
 
 impl Counts {
-    fn new(q: Vec<i32>, s: Summary) -> Self {
-        Self {
-            q,
-            scale: s.scale,
-            sum_abs: s.sum_abs,
-            samples: s.samples,
-            all_zero: s.all_zero,
-        }
-    }
-
-    /// The scalars without the counts.
-    pub fn summary(&self) -> Summary {
-        Summary {
-            scale: self.scale,
-            sum_abs: self.sum_abs,
-            samples: self.samples,
-            all_zero: self.all_zero,
-        }
-    }
-
     /// The sampled weights `scale · q_j`.
     pub fn dequantize(&self) -> Vec<f32> {
-        self.q.iter().map(|&q| self.scale * q as f32).collect()
+        let scale = self.summary.scale;
+        self.q.iter().map(|&q| scale * q as f32).collect()
     }
 
     /// How many weights were sampled at least once.
@@ -134,53 +128,20 @@ impl Counts {
     }
 }
 
-/// The counts of every row of a row-major `[rows, cols]` matrix.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RowCounts {
-    /// Row-major `[rows, cols]` signed counts.
-    pub q: Vec<i32>,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// One summary per row (its scale, `S`, `N` and all-zero flag).
-    pub summaries: Vec<Summary>,
-}
-
-impl RowCounts {
-    /// The counts of row `r`.
-    ///
-    /// # Panics
-    /// If `r >= self.rows`.
-    pub fn row(&self, r: usize) -> &[i32] {
-        &self.q[r * self.cols..(r + 1) * self.cols]
-    }
-}
-
-/// The seed row `r` of [`row_counts`] is sampled with: `splitmix64(splitmix64(seed) ^ r)`,
-/// distinct for distinct rows of one seed.
-pub fn row_seed(seed: u64, row: usize) -> u64 {
-    splitmix64(splitmix64(seed) ^ row as u64)
-}
-
-/// What the first pass over the weights finds.
+/// What the first two passes over the weights find.
 struct Scan {
-    sum_abs: f64,
     /// Index of the last non-zero weight: from there on `P_j = 1` exactly.
     last_nonzero: usize,
+    /// The fixed-point encoding and its exact total.
+    fixed: Fixed,
 }
 
+/// `N` must be in `1..=MAX_COUNT_SAMPLES`.
 fn check_samples(samples: usize) -> Result<(), SamplingError> {
     if samples == 0 {
-        Err(SamplingError::ZeroSamples)
-    } else if samples > MAX_SAMPLES {
-        Err(SamplingError::TooManySamples {
-            requested: samples as u64,
-            max: MAX_SAMPLES as u64,
-        })
-    } else {
-        Ok(())
+        return Err(SamplingError::ZeroSamples);
     }
+    check_at_most(samples, MAX_COUNT_SAMPLES as u64)
 }
 
 fn check_output(expected: usize, got: usize) -> Result<(), SamplingError> {
@@ -191,13 +152,13 @@ fn check_output(expected: usize, got: usize) -> Result<(), SamplingError> {
     }
 }
 
-/// `S = Σ|w|` and the last non-zero weight; `None` when all are zero.
+/// The last non-zero weight and the exact fixed-point total; `None` when all are zero.
 fn scan(weights: &[f32]) -> Result<Option<Scan>, SamplingError> {
     if weights.is_empty() {
         return Err(SamplingError::EmptyWeights);
     }
-    // Eight independent accumulators vectorise; the order differs from the prefix sums
-    // of the second pass, which is why `last_nonzero` pins the end of the CDF to 1.
+    // An estimate of S, only to choose the fixed-point scale: eight independent
+    // accumulators vectorise.
     let mut acc = [0.0f64; 8];
     let chunks = weights.chunks_exact(8);
     let tail = chunks.remainder();
@@ -209,37 +170,47 @@ fn scan(weights: &[f32]) -> Result<Option<Scan>, SamplingError> {
     for &w in tail {
         acc[0] += f64::from(w.abs());
     }
-    let sum_abs: f64 = acc.iter().sum();
+    let estimate: f64 = acc.iter().sum();
     // A sum of finite f32 magnitudes in f64 cannot overflow: a non-finite sum means a
     // NaN or infinite weight, found by a second look only in that case.
-    if !sum_abs.is_finite() {
+    if !estimate.is_finite() {
         let index = weights.iter().position(|w| !w.is_finite()).unwrap_or(0);
         return Err(SamplingError::NonFiniteWeight {
             index,
             value: weights[index],
         });
     }
-    if sum_abs == 0.0 {
+    if estimate == 0.0 {
         return Ok(None);
     }
     let last_nonzero = weights.iter().rposition(|&w| w != 0.0).unwrap_or(0);
     Ok(Some(Scan {
-        sum_abs,
         last_nonzero,
+        fixed: Fixed::new(weights, estimate),
     }))
 }
 
+/// The summary of a non-zero group; `S/N` must be a finite, normal `f32`.
 fn summary(scan: &Scan, samples: usize) -> Result<Summary, SamplingError> {
-    let scale = (scan.sum_abs / samples as f64) as f32;
+    let sum_abs = scan.fixed.sum_abs();
+    let scale = (sum_abs / samples as f64) as f32;
     if !scale.is_finite() {
         return Err(SamplingError::ScaleOverflow {
-            sum_abs: scan.sum_abs,
+            sum_abs,
             samples,
+            row: None,
+        });
+    }
+    if scale < f32::MIN_POSITIVE {
+        return Err(SamplingError::ScaleUnderflow {
+            sum_abs,
+            samples,
+            row: None,
         });
     }
     Ok(Summary {
         scale,
-        sum_abs: scan.sum_abs,
+        sum_abs,
         samples,
         all_zero: false,
     })
@@ -262,26 +233,11 @@ fn signed(w: f32, count: i32) -> i32 {
     (count ^ s) - s
 }
 
-/// `x` rounded to the nearest integer, for `0 ≤ x < 2^52`: adding `2^52` leaves exactly
-/// the integer part in the mantissa. Branch-free and vectorisable, unlike `as u64`,
-/// which must saturate.
-#[inline]
-fn round_to_u64(x: f64) -> u64 {
-    const TWO_52: f64 = 4_503_599_627_370_496.0;
-    (x + TWO_52).to_bits() - TWO_52.to_bits()
-}
-
 /// The closed form `c_j = F(T_j) − F(T_{j−1})`, `F(T) = ⌊T⌋ + [u_⌊T⌋ < T − ⌊T⌋]`, with
-/// `T` in fixed point.
+/// `T` in units of `2^-32` samples from the exact fixed-point prefix sums ([`fixed`]).
 ///
-/// `T_j = N · P_j` is kept as an integer in units of `2^-K`, `K = 51 − bits(N)` (at least
-/// 20): each `|w_j|` is rounded once to `a_j = round(|w_j| · N 2^K / S)`, the prefix sums
-/// of the `a_j` are exact integer additions (a 1-cycle dependency chain instead of a
-/// 4-cycle `f64` one), clamped at `N 2^K`, and the last non-zero weight takes whatever is
-/// left up to exactly `N 2^K`. The distribution sampled is thus `|w|` rounded to
-/// multiples of `2^-K` samples — about the `f64` resolution of `N · P_j` itself. `u` is
-/// a 32-bit fraction and `T − ⌊T⌋` is compared in its top 32 bits, so `[u < T − ⌊T⌋]`
-/// has probability `T − ⌊T⌋` up to `2^-32`.
+/// `u` is a 32-bit fraction and `T − ⌊T⌋` is the low 32 bits of `T`, so `[u < T − ⌊T⌋]`
+/// has probability exactly `T − ⌊T⌋` for a uniform `u`.
 fn stratified_pass(
     weights: &[f32],
     samples: usize,
@@ -321,16 +277,14 @@ fn stratified_pass_body(
     u: impl Fn(u32) -> u32,
     q: &mut [i32],
 ) {
-    // Blocks go through four loops: the rounded weights, their prefix sums (the only
-    // sequential part), F(T_j), and the signed differences; all but the prefix sums are
-    // independent per weight and vectorise, the hash of the jittered scheme included.
-    const BLOCK: usize = 256;
-    let frac_bits = 51 - (usize::BITS - samples.leading_zeros());
-    let total = (samples as u64) << frac_bits;
-    let scale = total as f64 / scan.sum_abs;
+    // Blocks go through the fixed-point prefix sums (encoding vectorised, the sums the
+    // only sequential part), T_j, F(T_j) and the signed differences; all but the sums
+    // are independent per weight and vectorise, the hash of the jittered scheme
+    // included.
     let last = scan.last_nonzero;
-    let mut prefix: u64 = 0;
-    let mut t = [0u64; BLOCK];
+    let to_samples = ToSamples::new(samples, scan.fixed.total);
+    let mut prefix = Prefix::default();
+    let mut y = [0u64; BLOCK];
     let (mut k, mut frac) = ([0u32; BLOCK], [0u32; BLOCK]);
     // below[0] is F(T) before the block, below[1 + j] is F(T_j); F(0) = 0.
     let mut below = [0i32; BLOCK + 1];
@@ -339,28 +293,13 @@ fn stratified_pass_body(
         .zip(q[..last].chunks_mut(BLOCK))
     {
         let len = wb.len();
-        let t = &mut t[..len];
-        // |w| · scale ≤ N 2^K (1 + 2^-50) < 2^52.
-        for (tj, &w) in t.iter_mut().zip(wb) {
-            *tj = round_to_u64(f64::from(w.abs()) * scale);
-        }
-        for tj in t.iter_mut() {
-            prefix += *tj;
-            *tj = prefix;
-        }
-        if prefix > total {
-            // Rounding of S and of the a_j overshot N 2^K: only near the end, and by a
-            // few units. Clamping keeps T monotone.
-            for tj in t.iter_mut() {
-                *tj = (*tj).min(total);
-            }
-            prefix = total;
-        }
-        // ⌊T⌋ and the K fraction bits of T, left-aligned with the top 32 kept, in 32-bit
-        // lanes so that the hash of the next loop runs at full vector width.
-        for ((kj, fj), &tj) in k[..len].iter_mut().zip(&mut frac[..len]).zip(t.iter()) {
-            *kj = (tj >> frac_bits) as u32;
-            *fj = ((tj << (64 - frac_bits)) >> 32) as u32;
+        prefix.block(wb, &scan.fixed, &mut y[..len]);
+        // ⌊T⌋ and the 32 fraction bits of T, in 32-bit lanes so that the hash of the
+        // next loop runs at full vector width.
+        for ((kj, fj), &yj) in k[..len].iter_mut().zip(&mut frac[..len]).zip(&y[..len]) {
+            let t = to_samples.t32(yj);
+            *kj = (t >> 32) as u32;
+            *fj = t as u32;
         }
         for ((bj, &kj), &fj) in below[1..=len].iter_mut().zip(&k[..len]).zip(&frac[..len]) {
             *bj = kj as i32 + i32::from(u(kj) < fj);
@@ -370,42 +309,67 @@ fn stratified_pass_body(
         }
         below[0] = below[len];
     }
-    // From the last non-zero weight on, T = N and F(N) = N.
+    // From the last non-zero weight on, Y_j = Y, T = N and F(N) = N.
     q[last] = signed(weights[last], samples as i32 - below[0]);
     q[last + 1..].fill(0);
 }
 
-/// Counts of `sorted_samples` (ascending, in `[0, 1)`) per weight, one merge pass.
+/// Counts of `sorted_samples` (ascending, in `[0, 1)`) per weight, one merge pass
+/// comparing them with `P_j = Y_j / Y` rounded to `f64`.
 fn merge_pass(weights: &[f32], sorted_samples: &[f64], scan: &Scan, q: &mut [i32]) {
-    let inv = 1.0 / scan.sum_abs;
     let last = scan.last_nonzero;
+    let total = scan.fixed.total as f64;
     let n = sorted_samples.len();
-    let mut prefix = 0.0f64;
+    let mut prefix = Prefix::default();
+    let mut y = [0u64; BLOCK];
     let mut s = 0usize;
-    for (&w, out) in weights[..last].iter().zip(&mut q[..last]) {
-        prefix += f64::from(w.abs());
-        let p = (prefix * inv).min(1.0);
-        let start = s;
-        while s < n && sorted_samples[s] < p {
-            s += 1;
+    for (wb, qb) in weights[..last]
+        .chunks(BLOCK)
+        .zip(q[..last].chunks_mut(BLOCK))
+    {
+        prefix.block(wb, &scan.fixed, &mut y[..wb.len()]);
+        for ((&w, out), &yj) in wb.iter().zip(qb).zip(&y) {
+            // Monotone in Y_j and at most 1 (Y_j ≤ Y).
+            let p = yj as f64 / total;
+            let start = s;
+            while s < n && sorted_samples[s] < p {
+                s += 1;
+            }
+            *out = signed(w, (s - start) as i32);
         }
-        *out = signed(w, (s - start) as i32);
     }
     q[last] = signed(weights[last], (n - s) as i32);
     q[last + 1..].fill(0);
 }
 
-/// Signed counts of `samples` samples of `scheme` from `|w| / Σ|w|`, written to `q`.
+/// Signed counts of `samples` samples of `scheme` from `|w| / Σ|w|`, written to `q`,
+/// with the uniforms of [`Scheme::stream`]`(seed)`.
 ///
 /// # Errors
-/// [`SamplingError`] for `samples` 0 or above [`MAX_SAMPLES`], empty `weights`, a NaN or
-/// infinite weight, `q.len() != weights.len()`, or a scale that overflows `f32`. An
-/// all-zero `weights` is not an error: `q` is zeroed and the summary says `all_zero`.
+/// [`SamplingError`] for `samples` 0 or above [`MAX_COUNT_SAMPLES`], empty `weights`, a
+/// NaN or infinite weight, `q.len() != weights.len()`, or a scale `S/N` that overflows
+/// `f32` or lies below the smallest normal `f32`. An all-zero `weights` is not an
+/// error: `q` is zeroed and the summary says `all_zero`.
 pub fn sample_counts_into(
     weights: &[f32],
     samples: usize,
     scheme: Scheme,
     seed: u64,
+    q: &mut [i32],
+) -> Result<Summary, SamplingError> {
+    sample_counts_with_stream_into(weights, samples, scheme, scheme.stream(seed), q)
+}
+
+/// [`sample_counts_into`] with the uniforms of a given `stream` (`u_s =
+/// stream.u32_at(s)`), e.g. a [`Scheme::row_stream`] or a stream a kernel shares.
+///
+/// # Errors
+/// As [`sample_counts_into`].
+pub fn sample_counts_with_stream_into(
+    weights: &[f32],
+    samples: usize,
+    scheme: Scheme,
+    stream: CounterHash,
     q: &mut [i32],
 ) -> Result<Summary, SamplingError> {
     check_samples(samples)?;
@@ -414,16 +378,18 @@ pub fn sample_counts_into(
         return Ok(all_zero(q, samples));
     };
     let result = summary(&scan, samples)?;
-    let stream = scheme.stream(seed);
     match scheme {
         Scheme::Jittered => stratified_pass(weights, samples, &scan, |k| stream.u32_at(k), q),
         Scheme::Systematic => {
             let u = stream.u32_at(0);
             stratified_pass(weights, samples, &scan, |_| u, q)
         }
-        Scheme::Iid | Scheme::LowDiscrepancy => {
-            merge_pass(weights, &scheme.samples(samples, seed)?, &scan, q)
-        }
+        Scheme::Iid | Scheme::LowDiscrepancy => merge_pass(
+            weights,
+            &scheme.samples_with_stream(samples, stream)?,
+            &scan,
+            q,
+        ),
     }
     Ok(result)
 }
@@ -438,9 +404,23 @@ pub fn sample_counts(
     scheme: Scheme,
     seed: u64,
 ) -> Result<Counts, SamplingError> {
+    sample_counts_with_stream(weights, samples, scheme, scheme.stream(seed))
+}
+
+/// [`sample_counts`] with the uniforms of a given `stream`; see
+/// [`sample_counts_with_stream_into`].
+///
+/// # Errors
+/// As [`sample_counts_into`].
+pub fn sample_counts_with_stream(
+    weights: &[f32],
+    samples: usize,
+    scheme: Scheme,
+    stream: CounterHash,
+) -> Result<Counts, SamplingError> {
     let mut q = vec![0; weights.len()];
-    let s = sample_counts_into(weights, samples, scheme, seed, &mut q)?;
-    Ok(Counts::new(q, s))
+    let summary = sample_counts_with_stream_into(weights, samples, scheme, stream, &mut q)?;
+    Ok(Counts { q, summary })
 }
 
 /// [`sample_counts`] with [`Scheme::Jittered`]: counts strictly within 2 of `N p_j`.
@@ -488,7 +468,7 @@ pub fn low_discrepancy_counts(
 }
 
 /// Counts of given samples: `sorted_samples` ascending in `[0, 1)`, mapped through the
-/// CDF of `|w| / Σ|w|` in one merge pass (`O(n + N)`); `N = sorted_samples.len()`.
+/// CDF of `|w| / Σ|w|` in one merge pass, `O(n + N)` with `N = sorted_samples.len()`.
 ///
 /// # Errors
 /// As [`sample_counts_into`] (with `N` the number of samples), and
@@ -509,85 +489,12 @@ pub fn counts_from_sorted_samples(
     }
     let mut q = vec![0; weights.len()];
     let Some(scan) = scan(weights)? else {
-        let s = all_zero(&mut q, n);
-        return Ok(Counts::new(q, s));
+        let summary = all_zero(&mut q, n);
+        return Ok(Counts { q, summary });
     };
-    let s = summary(&scan, n)?;
+    let summary = summary(&scan, n)?;
     merge_pass(weights, sorted_samples, &scan, &mut q);
-    Ok(Counts::new(q, s))
-}
-
-/// Per-row counts of a row-major `[rows, cols]` matrix, `samples_per_row` samples in
-/// each row, rows in parallel (rayon); written to `q` (same shape as `weights`).
-///
-/// Row `r` is exactly `sample_counts_into(row, samples_per_row, scheme, row_seed(seed,
-/// r), …)`. An error names the first bad row's weight by its index in `weights`.
-///
-/// # Errors
-/// [`SamplingError::ShapeMismatch`] when `rows · cols != weights.len()`,
-/// [`SamplingError::EmptyWeights`] when either is 0, otherwise as [`sample_counts_into`].
-pub fn row_counts_into(
-    weights: &[f32],
-    rows: usize,
-    cols: usize,
-    samples_per_row: usize,
-    scheme: Scheme,
-    seed: u64,
-    q: &mut [i32],
-) -> Result<Vec<Summary>, SamplingError> {
-    if rows.checked_mul(cols) != Some(weights.len()) {
-        return Err(SamplingError::ShapeMismatch {
-            len: weights.len(),
-            rows,
-            cols,
-        });
-    }
-    if weights.is_empty() {
-        return Err(SamplingError::EmptyWeights);
-    }
-    check_samples(samples_per_row)?;
-    check_output(weights.len(), q.len())?;
-    let results: Vec<Result<Summary, SamplingError>> = weights
-        .par_chunks(cols)
-        .zip(q.par_chunks_mut(cols))
-        .enumerate()
-        .map(|(r, (w, q))| {
-            sample_counts_into(w, samples_per_row, scheme, row_seed(seed, r), q).map_err(
-                |e| match e {
-                    SamplingError::NonFiniteWeight { index, value } => {
-                        SamplingError::NonFiniteWeight {
-                            index: r * cols + index,
-                            value,
-                        }
-                    }
-                    other => other,
-                },
-            )
-        })
-        .collect();
-    results.into_iter().collect()
-}
-
-/// Per-row counts of a row-major `[rows, cols]` matrix; see [`row_counts_into`].
-///
-/// # Errors
-/// As [`row_counts_into`].
-pub fn row_counts(
-    weights: &[f32],
-    rows: usize,
-    cols: usize,
-    samples_per_row: usize,
-    scheme: Scheme,
-    seed: u64,
-) -> Result<RowCounts, SamplingError> {
-    let mut q = vec![0; weights.len()];
-    let summaries = row_counts_into(weights, rows, cols, samples_per_row, scheme, seed, &mut q)?;
-    Ok(RowCounts {
-        q,
-        rows,
-        cols,
-        summaries,
-    })
+    Ok(Counts { q, summary })
 }
 
 #[cfg(test)]
@@ -620,8 +527,13 @@ mod tests {
                 let c = sample_counts(&w, 8, scheme, seed).unwrap();
                 assert_eq!(c.q, [2, -1, 0, 5], "{scheme:?} seed {seed}");
                 assert_eq!(
-                    (c.scale, c.sum_abs, c.samples, c.all_zero),
-                    (0.25, 2.0, 8, false)
+                    c.summary,
+                    Summary {
+                        scale: 0.25,
+                        sum_abs: 2.0,
+                        samples: 8,
+                        all_zero: false
+                    }
                 );
             }
         }
@@ -633,7 +545,7 @@ mod tests {
         assert_eq!(jittered_counts(&w, 0, 0), Err(SamplingError::ZeroSamples));
         assert_eq!(jittered_counts(&[], 3, 0), Err(SamplingError::EmptyWeights));
         assert!(matches!(
-            jittered_counts(&w, MAX_SAMPLES + 1, 0),
+            jittered_counts(&w, MAX_COUNT_SAMPLES + 1, 0),
             Err(SamplingError::TooManySamples { .. })
         ));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
@@ -683,24 +595,54 @@ mod tests {
     }
 
     #[test]
+    fn extreme_magnitudes_are_sampled_or_named() {
+        // Tiny and huge normal weights: exact where every N p_j is an integer.
+        let c = systematic_counts(&[1e-30, 1e-30, -1e-30, 1e-30], 16, 0).unwrap();
+        assert_eq!(c.q, [4, 4, -4, 4]);
+        assert!((f64::from(c.summary.scale) / 2.5e-31 - 1.0).abs() < 1e-6);
+        let c = systematic_counts(&[1e30, -1e30, 3e30], 5, 0).unwrap();
+        assert_eq!(c.q, [1, -1, 3]);
+        assert!((f64::from(c.summary.scale) / 1e30 - 1.0).abs() < 1e-6);
+        // Thirty decades apart: the tiny weight gets nothing, the sum is still exact.
+        for scheme in Scheme::ALL {
+            let c = sample_counts(&[1e-30, 1e30, 1e-30], 16, scheme, 3).unwrap();
+            assert_eq!(c.q, [0, 16, 0], "{scheme:?}");
+        }
+        // Subnormal weights are fine next to normal ones...
+        let c = systematic_counts(&[1.0, 1e-45, -1e-40, 3.0], 8, 0).unwrap();
+        assert_eq!(c.q, [2, 0, 0, 6]);
+        // ...but a scale S/N below the smallest normal f32 is an error, not a silent 0.
+        for (w, n) in [
+            (&[1e-45f32][..], 16),
+            (&[1e-40, -1e-40][..], 1),
+            (&[1e-30][..], 1 << 30),
+        ] {
+            let err = systematic_counts(w, n, 0).unwrap_err();
+            assert!(
+                matches!(err, SamplingError::ScaleUnderflow { samples, row: None, .. } if samples == n),
+                "{w:?} N = {n}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("underflows") && text.contains("1.1754944e-38"),
+                "{text}"
+            );
+        }
+        // The smallest scale allowed: S/N = f32::MIN_POSITIVE exactly.
+        let c = systematic_counts(&[f32::MIN_POSITIVE * 2.0], 2, 0).unwrap();
+        assert_eq!((c.q[0], c.summary.scale), (2, f32::MIN_POSITIVE));
+    }
+
+    #[test]
     fn all_zero_group_is_defined() {
         for scheme in Scheme::ALL {
             let c = sample_counts(&[0.0, -0.0, 0.0], 5, scheme, 1).unwrap();
             assert_eq!(c.q, [0, 0, 0]);
-            assert!(c.all_zero);
-            assert_eq!(c.scale, 0.0);
-            assert_eq!(c.sum_abs, 0.0);
+            assert!(c.summary.all_zero);
+            assert_eq!(c.summary.scale, 0.0);
+            assert_eq!(c.summary.sum_abs, 0.0);
             assert!(c.dequantize().iter().all(|x| *x == 0.0));
         }
-    }
-
-    #[test]
-    fn nonfinite_index_in_rows_is_global() {
-        let m = [1.0f32, 1.0, 1.0, f32::NAN];
-        assert!(matches!(
-            row_counts(&m, 2, 2, 3, Scheme::Jittered, 0),
-            Err(SamplingError::NonFiniteWeight { index: 3, .. })
-        ));
     }
 
     #[test]

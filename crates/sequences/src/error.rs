@@ -14,7 +14,7 @@ use std::fmt;
 /// What went wrong with the arguments of a sampling or sequence function.
 ///
 /// Results that are defined rather than errors: an all-zero weight group (all counts
-/// zero, scale zero, [`crate::counts::Counts::all_zero`] set) and a sampler asked for
+/// zero, scale zero, [`crate::counts::Summary::all_zero`] set) and a sampler asked for
 /// zero samples (an empty vector).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -55,10 +55,30 @@ pub enum SamplingError {
     },
     /// `Σ|w| / N` does not fit in an `f32`.
     ScaleOverflow {
-        /// `Σ|w|`, computed in `f64`.
+        /// `Σ|w|`.
         sum_abs: f64,
         /// The number of samples `N`.
         samples: usize,
+        /// The row, for the per-row functions ([`crate::counts::row_counts`]).
+        row: Option<usize>,
+    },
+    /// `Σ|w| / N` is below the smallest normal `f32` (it would round to 0 or lose its
+    /// relative precision as a subnormal), although some weight is non-zero.
+    ScaleUnderflow {
+        /// `Σ|w|`.
+        sum_abs: f64,
+        /// The number of samples `N`.
+        samples: usize,
+        /// The row, for the per-row functions ([`crate::counts::row_counts`]).
+        row: Option<usize>,
+    },
+    /// A matrix had more rows than per-row streams exist (row streams are numbered by
+    /// a `u32`).
+    TooManyRows {
+        /// Rows asked for.
+        rows: usize,
+        /// The largest number allowed.
+        max: u64,
     },
     /// A sample passed to the merge pass was NaN or outside `[0, 1)`.
     SampleOutOfRange {
@@ -115,11 +135,30 @@ impl fmt::Display for SamplingError {
                     "output slice has length {got}; it must have length {expected}"
                 )
             }
-            Self::ScaleOverflow { sum_abs, samples } => write!(
+            Self::ScaleOverflow {
+                sum_abs,
+                samples,
+                row,
+            } => write!(
                 f,
-                "scale Σ|w| / N = {sum_abs} / {samples} overflows f32; it must be at most {}",
+                "scale Σ|w| / N = {sum_abs} / {samples}{} overflows f32; it must be at most {:e}",
+                InRow(*row),
                 f32::MAX
             ),
+            Self::ScaleUnderflow {
+                sum_abs,
+                samples,
+                row,
+            } => write!(
+                f,
+                "scale Σ|w| / N = {sum_abs:e} / {samples}{} underflows f32; it must be at least \
+                 {:e} (the smallest normal f32): scale the weights up or use fewer samples",
+                InRow(*row),
+                f32::MIN_POSITIVE
+            ),
+            Self::TooManyRows { rows, max } => {
+                write!(f, "number of rows is {rows}; at most {max} are supported")
+            }
             Self::SampleOutOfRange { index, value } => {
                 write!(
                     f,
@@ -148,6 +187,30 @@ impl fmt::Display for SamplingError {
 }
 
 impl std::error::Error for SamplingError {}
+
+/// `" in row r"` for a per-row error, nothing otherwise.
+struct InRow(Option<usize>);
+
+impl fmt::Display for InRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(row) => write!(f, " in row {row}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `Ok` for `n ≤ max`, else [`SamplingError::TooManySamples`]: the one check of a sample
+/// count against a limit, shared by the samplers and the counts (with their own limits).
+pub(crate) fn check_at_most(n: usize, max: u64) -> Result<(), SamplingError> {
+    match u64::try_from(n) {
+        Ok(requested) if requested <= max => Ok(()),
+        _ => Err(SamplingError::TooManySamples {
+            requested: n as u64,
+            max,
+        }),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -179,6 +242,29 @@ mod tests {
                     cols: 3,
                 },
                 "2 * 3",
+            ),
+            (
+                SamplingError::ScaleOverflow {
+                    sum_abs: 1e300,
+                    samples: 4,
+                    row: Some(7),
+                },
+                "in row 7",
+            ),
+            (
+                SamplingError::ScaleUnderflow {
+                    sum_abs: 1e-45,
+                    samples: 16,
+                    row: None,
+                },
+                "at least 1.1754944e-38",
+            ),
+            (
+                SamplingError::TooManyRows {
+                    rows: 1 << 33,
+                    max: 1 << 32,
+                },
+                "at most 4294967296",
             ),
         ];
         for (err, needle) in cases {

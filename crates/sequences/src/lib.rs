@@ -22,7 +22,7 @@
 //! let w = [0.5_f32, -0.25, 0.0, 1.25];
 //! let c = sample_counts(&w, 8, Scheme::Systematic, 7).unwrap();
 //! assert_eq!(c.q.iter().map(|q| q.unsigned_abs()).sum::<u32>(), 8);
-//! assert_eq!(c.scale, 0.25); // S / N = 2 / 8
+//! assert_eq!(c.summary.scale, 0.25); // S / N = 2 / 8
 //! assert_eq!(c.q, vec![2, -1, 0, 5]); // exact: every N·p_j is an integer here
 //!
 //! // The first Sobol' points in two dimensions (Gray-code order, as Joe–Kuo and SciPy).

@@ -31,8 +31,12 @@ pub fn van_der_corput_f64(index: u32) -> f64 {
 
 /// The radical inverse `φ_base(index)` in `[0, 1)`.
 ///
-/// Digits are mirrored exactly in 128-bit integers and divided once, so the result is the
-/// correctly rounded `f64` of the exact fraction (clamped below 1 where that rounds up).
+/// The digits are mirrored exactly in 128-bit integers, then the fraction
+/// `mirrored / base^digits` is formed in `f64` (two conversions and a division, each
+/// rounded; numerator and denominator are first truncated to 64 bits when
+/// `base^digits ≥ 2^64`). The result is within `3 · 2^-53` of the exact value
+/// relatively while `base^digits < 2^64`, and within `2^-51` absolutely always, but not
+/// necessarily the correctly rounded `f64`; it is clamped below 1.
 ///
 /// # Errors
 /// [`SamplingError::InvalidBase`] for `base < 2`.

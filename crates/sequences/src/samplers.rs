@@ -7,11 +7,13 @@
 //! | `Systematic` | `(s + u) / N`: one uniform shift `u` for all strata |
 //! | `LowDiscrepancy` | `φ_2(s) + u mod 1`: van der Corput, rotated by one uniform `u` (then sorted) |
 //!
-//! The uniforms are values of the crate's counter hash: for seed `seed` and scheme `k`
-//! (its position in [`Scheme::ALL`]), `u_s = CounterHash::from_seed(seed).derive(k)
-//! .f64_at(s)` and the single shift is `u_0`; 32-bit fractions, so `N ≤ 2^32`. For `N` a
-//! power of two the low-discrepancy points are a systematic sample: `{φ_2(s)}` is the
-//! grid `{k/N}`.
+//! The uniforms are values of the crate's counter hash: for seed `seed` the scheme's
+//! stream is `CounterHash::from_seed(seed).derive(k)` with `k` its fixed
+//! [`Scheme::stream_id`], `u_s = stream.f64_at(s)` and the single shift is `u_0`; 32-bit
+//! fractions indexed by a `u32` counter, so `N ≤ 2^32` ([`MAX_STREAM_SAMPLES`]). For `N`
+//! a power of two the low-discrepancy points are a systematic sample: `{φ_2(s)}` is the
+//! grid `{k/N}`. [`Scheme::samples_with_stream`] takes the stream itself, e.g. the
+//! per-row stream [`Scheme::row_stream`].
 //!
 //! Asking for zero samples gives an empty vector.
 //!
@@ -28,15 +30,19 @@
 //! ```
 
 use crate::counter_hash::CounterHash;
-use crate::error::SamplingError;
+use crate::error::{SamplingError, check_at_most};
 use crate::radical_inverse::van_der_corput;
 use crate::unit;
 
-/// The largest number of samples the samplers produce, `2^32` (the uniforms are indexed
-/// by a `u32` counter).
-pub const MAX_SAMPLES: u64 = 1 << 32;
+/// The largest number of samples one stream provides, `2^32`: the uniforms are indexed
+/// by a `u32` counter, which would wrap (and repeat values) after that.
+pub const MAX_STREAM_SAMPLES: u64 = 1 << 32;
 
 /// A way of placing `N` samples in `[0, 1)`; see the [module docs](self).
+///
+/// Each scheme draws from its own sub-stream, numbered by [`Scheme::stream_id`] — fixed
+/// numbers, not the order of declaration, so reordering or adding variants leaves the
+/// samples of existing ones unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Independent uniform samples: multinomial counts.
@@ -52,7 +58,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    /// Every scheme, in the order that numbers their sub-streams.
+    /// Every scheme (in stream-id order).
     pub const ALL: [Scheme; 4] = [
         Scheme::Iid,
         Scheme::Jittered,
@@ -60,18 +66,51 @@ impl Scheme {
         Scheme::LowDiscrepancy,
     ];
 
-    /// The uniforms of this scheme for `seed`: `u_s = stream.f64_at(s)`.
-    pub fn stream(self, seed: u64) -> CounterHash {
-        CounterHash::from_seed(seed).derive(self as u32)
+    /// The number of this scheme's sub-stream: `Iid` 0, `Jittered` 1, `Systematic` 2,
+    /// `LowDiscrepancy` 3. Part of the reproducibility contract (kernels derive the same
+    /// streams), so a new scheme takes a new number and these never change.
+    pub const fn stream_id(self) -> u32 {
+        match self {
+            Scheme::Iid => 0,
+            Scheme::Jittered => 1,
+            Scheme::Systematic => 2,
+            Scheme::LowDiscrepancy => 3,
+        }
+    }
+
+    /// The uniforms of this scheme for `seed`: `CounterHash::from_seed(seed)
+    /// .derive(self.stream_id())`, and `u_s = stream.f64_at(s)`.
+    pub const fn stream(self, seed: u64) -> CounterHash {
+        CounterHash::from_seed(seed).derive(self.stream_id())
+    }
+
+    /// The uniforms of row `row` of a per-row sampling ([`crate::counts::row_counts`]):
+    /// `self.stream(seed).derive(row)`. Only the 64-bit `seed → key` step runs on the
+    /// host; from the key on it is 32-bit arithmetic, so a kernel given
+    /// `self.stream(seed).key` derives the same row streams.
+    pub const fn row_stream(self, seed: u64, row: u32) -> CounterHash {
+        self.stream(seed).derive(row)
     }
 
     /// `n` samples of this scheme, sorted ascending.
     ///
     /// # Errors
-    /// [`SamplingError::TooManySamples`] for `n > MAX_SAMPLES`.
+    /// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
     pub fn samples(self, n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
-        check_len(n)?;
-        let stream = self.stream(seed);
+        self.samples_with_stream(n, self.stream(seed))
+    }
+
+    /// `n` samples of this scheme drawn from `stream` (`u_s = stream.f64_at(s)`), sorted
+    /// ascending; [`Self::samples`] is this with `self.stream(seed)`.
+    ///
+    /// # Errors
+    /// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
+    pub fn samples_with_stream(
+        self,
+        n: usize,
+        stream: CounterHash,
+    ) -> Result<Vec<f64>, SamplingError> {
+        check_at_most(n, MAX_STREAM_SAMPLES)?;
         Ok(match self {
             Scheme::Iid => {
                 let mut u: Vec<u32> = (0..n).map(|s| stream.u32_at(s as u32)).collect();
@@ -103,21 +142,10 @@ fn stratum_point(s: usize, u: f64, n: usize) -> f64 {
     ((s as f64 + u) / n as f64).min(unit::ONE_MINUS_EPSILON_F64)
 }
 
-fn check_len(n: usize) -> Result<(), SamplingError> {
-    if n as u64 > MAX_SAMPLES {
-        Err(SamplingError::TooManySamples {
-            requested: n as u64,
-            max: MAX_SAMPLES,
-        })
-    } else {
-        Ok(())
-    }
-}
-
 /// `n` independent uniform samples, sorted; see [`Scheme::Iid`].
 ///
 /// # Errors
-/// [`SamplingError::TooManySamples`] for `n > MAX_SAMPLES`.
+/// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
 pub fn iid(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
     Scheme::Iid.samples(n, seed)
 }
@@ -125,7 +153,7 @@ pub fn iid(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
 /// `n` jittered (stratified) samples, sorted; see [`Scheme::Jittered`].
 ///
 /// # Errors
-/// [`SamplingError::TooManySamples`] for `n > MAX_SAMPLES`.
+/// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
 pub fn jittered(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
     Scheme::Jittered.samples(n, seed)
 }
@@ -133,7 +161,7 @@ pub fn jittered(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
 /// `n` systematic samples (one shift), sorted; see [`Scheme::Systematic`].
 ///
 /// # Errors
-/// [`SamplingError::TooManySamples`] for `n > MAX_SAMPLES`.
+/// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
 pub fn systematic(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
     Scheme::Systematic.samples(n, seed)
 }
@@ -141,7 +169,7 @@ pub fn systematic(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
 /// `n` rotated van der Corput samples, sorted; see [`Scheme::LowDiscrepancy`].
 ///
 /// # Errors
-/// [`SamplingError::TooManySamples`] for `n > MAX_SAMPLES`.
+/// [`SamplingError::TooManySamples`] for `n > MAX_STREAM_SAMPLES`.
 pub fn low_discrepancy(n: usize, seed: u64) -> Result<Vec<f64>, SamplingError> {
     Scheme::LowDiscrepancy.samples(n, seed)
 }

@@ -2,8 +2,9 @@
 //! (0,1)-sequence in base 2 and dimensions 0 and 1 form a (0,2)-sequence — also after
 //! a digital shift or Owen scrambling, which preserve them.
 
+use mcnn_sequences::counter_hash::CounterHash;
 use mcnn_sequences::direction_numbers::MAX_DIMENSIONS;
-use mcnn_sequences::sobol::{Randomization, Sequence};
+use mcnn_sequences::sobol::{Randomization, Sequence, owen_scramble};
 use proptest::prelude::*;
 
 /// Every aligned block of `2^m` points puts one point in each `[k/2^m, (k+1)/2^m)`.
@@ -111,6 +112,60 @@ fn owen_scrambled_points_are_uniform_on_average() {
         let mean = m / seeds as f64;
         assert!((mean - 0.5).abs() < 0.03, "mean {mean}"); // sd ≈ 0.0065
     }
+}
+
+/// What tells Owen scrambling from a digital shift: the flip of bit `31 − ℓ`, bit
+/// `31 − ℓ` of `owen(x) ^ x`, is a function of the top `ℓ` bits of `x` (same prefix,
+/// same flip: nested), and a non-constant one (over many prefixes both flips occur).
+/// A digital shift flips the same bits whatever `x`.
+#[test]
+fn owen_flips_depend_on_the_prefix_and_only_on_it() {
+    let rng = CounterHash::from_seed(99);
+    for seed in [1u64, 2, 3] {
+        let d = CounterHash::from_seed(seed).derive(0);
+        let keys = std::array::from_fn(|level| d.derive(level as u32));
+        let flip = |x: u32, level: u32| ((owen_scramble(x, &keys) ^ x) >> (31 - level)) & 1;
+        let mut draws = 0u32;
+        let mut draw = || {
+            draws += 1;
+            rng.derive(seed as u32).u32_at(draws)
+        };
+        for level in 0..32u32 {
+            // Only the top `level` bits are kept: below them, x is free.
+            let prefix_mask = if level == 0 {
+                0
+            } else {
+                u32::MAX << (32 - level)
+            };
+            let mut seen = [false; 2];
+            for _ in 0..64 {
+                let prefix = draw() & prefix_mask;
+                let f = flip(prefix, level);
+                seen[f as usize] = true;
+                for _ in 0..8 {
+                    let x = prefix | (draw() & !prefix_mask);
+                    assert_eq!(flip(x, level), f, "seed {seed} level {level} x {x:#x}");
+                }
+            }
+            // With 64 random prefixes, a constant flip would be a 2^-63 chance (or the
+            // digital shift); below level 6 there are too few prefixes to ask.
+            if level >= 6 {
+                assert!(
+                    seen[0] && seen[1],
+                    "seed {seed} level {level}: flip constant"
+                );
+            }
+        }
+    }
+    // The contrast: a digital shift's flips are the same for every point.
+    let plain = Sequence::new(1).unwrap();
+    let shifted = Sequence::new(1)
+        .unwrap()
+        .with_randomization(Randomization::DigitalShift { seed: 1 });
+    let flips: Vec<u32> = (0..256)
+        .map(|i| shifted.coordinate_u32(i, 0) ^ plain.coordinate_u32(i, 0))
+        .collect();
+    assert!(flips.iter().all(|&f| f == flips[0]));
 }
 
 proptest! {
