@@ -46,10 +46,11 @@ pub fn ensure(source: Source, data_dir: &Path) -> Result<PathBuf, DataError> {
 
 /// The md5 of a byte slice, in lowercase hex.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Md5::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks that the file at `path` has the md5 of `file`.
@@ -66,11 +67,7 @@ pub fn verify(path: &Path, file: &DataFile) -> Result<(), DataError> {
         }
         hasher.update(&buffer[..n]);
     }
-    let actual: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = hex(&hasher.finalize());
     if actual == file.md5 {
         Ok(())
     } else {

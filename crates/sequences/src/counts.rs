@@ -154,6 +154,25 @@ fn check_output(expected: usize, got: usize) -> Result<(), SamplingError> {
 
 /// The last non-zero weight and the exact fixed-point total; `None` when all are zero.
 fn scan(weights: &[f32]) -> Result<Option<Scan>, SamplingError> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, as just checked; that is the only requirement
+        // of the `target_feature` function.
+        return unsafe { scan_avx2(weights) };
+    }
+    scan_body(weights)
+}
+
+/// [`scan`] compiled for AVX2 (4-lane `f64`); the arithmetic, and so the result, is
+/// the same as the portable build's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_avx2(weights: &[f32]) -> Result<Option<Scan>, SamplingError> {
+    scan_body(weights)
+}
+
+#[inline(always)]
+fn scan_body(weights: &[f32]) -> Result<Option<Scan>, SamplingError> {
     if weights.is_empty() {
         return Err(SamplingError::EmptyWeights);
     }
@@ -251,12 +270,14 @@ fn stratified_pass(
         // of the `target_feature` function.
         return unsafe { stratified_pass_avx2(weights, samples, scan, u, q) };
     }
-    stratified_pass_body(weights, samples, scan, u, q)
+    stratified_pass_body::<false>(weights, samples, scan, u, q)
 }
 
 /// The same code compiled for AVX2, whose 8-lane 32-bit multiply makes the vectorised
 /// hash of the jittered scheme several times faster than baseline SSE2, which has to
-/// emulate it.
+/// emulate it; the prefix sums and `T_j` use explicit AVX2 kernels
+/// ([`Prefix::block_avx2`], [`ToSamples::split_block_avx2`]) with the same integer
+/// results as the portable code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn stratified_pass_avx2(
@@ -266,11 +287,11 @@ fn stratified_pass_avx2(
     u: impl Fn(u32) -> u32,
     q: &mut [i32],
 ) {
-    stratified_pass_body(weights, samples, scan, u, q)
+    stratified_pass_body::<true>(weights, samples, scan, u, q)
 }
 
 #[inline(always)]
-fn stratified_pass_body(
+fn stratified_pass_body<const AVX2: bool>(
     weights: &[f32],
     samples: usize,
     scan: &Scan,
@@ -293,13 +314,22 @@ fn stratified_pass_body(
         .zip(q[..last].chunks_mut(BLOCK))
     {
         let len = wb.len();
-        prefix.block(wb, &scan.fixed, &mut y[..len]);
-        // ⌊T⌋ and the 32 fraction bits of T, in 32-bit lanes so that the hash of the
-        // next loop runs at full vector width.
-        for ((kj, fj), &yj) in k[..len].iter_mut().zip(&mut frac[..len]).zip(&y[..len]) {
-            let t = to_samples.t32(yj);
-            *kj = (t >> 32) as u32;
-            *fj = t as u32;
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: `AVX2` is true only in `stratified_pass_avx2`, called only where
+            // the CPU supports AVX2.
+            unsafe {
+                prefix.block_avx2(wb, &scan.fixed, &mut y[..len]);
+                to_samples.split_block_avx2(&y[..len], &mut k[..len], &mut frac[..len]);
+            }
+        } else {
+            prefix.block(wb, &scan.fixed, &mut y[..len]);
+            to_samples.split_block(&y[..len], &mut k[..len], &mut frac[..len]);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            prefix.block(wb, &scan.fixed, &mut y[..len]);
+            to_samples.split_block(&y[..len], &mut k[..len], &mut frac[..len]);
         }
         for ((bj, &kj), &fj) in below[1..=len].iter_mut().zip(&k[..len]).zip(&frac[..len]) {
             *bj = kj as i32 + i32::from(u(kj) < fj);
@@ -506,15 +536,22 @@ mod tests {
     fn portable_and_dispatched_paths_agree() {
         // On AVX2 machines `sample_counts` runs the AVX2 build of the same body; the
         // portable build must give the same counts.
-        let w: Vec<f32> = (0..5000)
-            .map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3)
-            .collect();
-        let scan = scan(&w).unwrap().unwrap();
-        for n in [1, 999, 5000, 1 << 20] {
-            let stream = Scheme::Jittered.stream(3);
-            let mut portable = vec![0; w.len()];
-            stratified_pass_body(&w, n, &scan, |k| stream.u32_at(k), &mut portable);
-            assert_eq!(portable, jittered_counts(&w, n, 3).unwrap().q, "N = {n}");
+        // Lengths with and without a partial block and a partial group of four.
+        for len in [5000, 5003, 257, 3] {
+            let w: Vec<f32> = (0..len)
+                .map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3)
+                .collect();
+            let scan = scan(&w).unwrap().unwrap();
+            for n in [1, 999, 5000, 1 << 20, MAX_COUNT_SAMPLES] {
+                let stream = Scheme::Jittered.stream(3);
+                let mut portable = vec![0; w.len()];
+                stratified_pass_body::<false>(&w, n, &scan, |k| stream.u32_at(k), &mut portable);
+                assert_eq!(
+                    portable,
+                    jittered_counts(&w, n, 3).unwrap().q,
+                    "len {len}, N = {n}"
+                );
+            }
         }
     }
 

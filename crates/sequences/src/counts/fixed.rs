@@ -64,6 +64,7 @@ fn encode(w: f32, pow: f64) -> (u64, i64) {
 impl Fixed {
     /// The encoding of `weights` for a sum estimate `sum_estimate > 0` (finite, within a
     /// factor `1 ± 2^-20` of `Σ|w|`): one vectorised pass for the exact total.
+    #[inline(always)]
     pub(super) fn new(weights: &[f32], sum_estimate: f64) -> Self {
         // E = 49 − exponent(S), so that S · 2^E ∈ [2^49, 2^50). S ≥ 2^-149 and
         // S < 2^160, so 2^E is a normal f64.
@@ -96,26 +97,30 @@ impl Fixed {
 }
 
 /// The prefix sums carried from one block to the next.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct Prefix {
+    carry: Carry,
+    /// Scratch for the encoded block, kept here so that it is not zeroed per block.
+    hi_block: [u64; BLOCK],
+    lo_block: [i64; BLOCK],
+}
+
+/// The sums so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Carry {
     hi: u64,
     /// In `[0, 2^40)` between blocks: whole units are moved to `hi`.
     lo: i64,
 }
 
-impl Prefix {
-    /// `Y_j` for the next `weights` (at most [`BLOCK`] of them), written to `y`.
+impl Carry {
+    /// The running sums of `hi` and `lo` from `self` on, as `Y_j` in `y`.
     #[inline(always)]
-    pub(super) fn block(&mut self, weights: &[f32], fixed: &Fixed, y: &mut [u64]) {
-        let len = weights.len();
-        let (mut hi, mut lo) = ([0u64; BLOCK], [0i64; BLOCK]);
-        for ((h, l), &w) in hi[..len].iter_mut().zip(&mut lo[..len]).zip(weights) {
-            (*h, *l) = encode(w, fixed.pow);
-        }
+    fn sums(&mut self, hi: &[u64], lo: &[i64], y: &mut [u64]) {
         // Two independent 1-cycle dependency chains; the rest is per weight. Within a
         // block |lo| < 2^40 + 256 · 2^39.
         let (mut h, mut l) = (self.hi, self.lo);
-        for ((yj, &a), &b) in y.iter_mut().zip(&hi[..len]).zip(&lo[..len]) {
+        for ((yj, &a), &b) in y.iter_mut().zip(hi).zip(lo) {
             h += a;
             l += b;
             // ⌊(h 2^40 + l) / 2^28⌋, non-negative as a prefix of non-negative terms.
@@ -126,11 +131,103 @@ impl Prefix {
     }
 }
 
+impl Default for Prefix {
+    fn default() -> Self {
+        Self {
+            carry: Carry::default(),
+            hi_block: [0; BLOCK],
+            lo_block: [0; BLOCK],
+        }
+    }
+}
+
+impl Prefix {
+    /// `Y_j` for the next `weights` (at most [`BLOCK`] of them), written to `y`.
+    #[inline(always)]
+    pub(super) fn block(&mut self, weights: &[f32], fixed: &Fixed, y: &mut [u64]) {
+        let len = weights.len();
+        encode_block(weights, fixed, &mut self.hi_block, &mut self.lo_block);
+        self.carry
+            .sums(&self.hi_block[..len], &self.lo_block[..len], &mut y[..len]);
+    }
+
+    /// [`Prefix::block`] with AVX2: the running sums four lanes at a time (an
+    /// in-register prefix sum plus the carry from the previous four), the same
+    /// integers as the scalar sums.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn block_avx2(&mut self, weights: &[f32], fixed: &Fixed, y: &mut [u64]) {
+        use std::arch::x86_64::*;
+        let len = weights.len().min(BLOCK);
+        let y = &mut y[..len];
+        let whole = len - len % 4;
+        encode_block(
+            &weights[..len],
+            fixed,
+            &mut self.hi_block,
+            &mut self.lo_block,
+        );
+        let zero = _mm256_setzero_si256();
+        // Lanes (a, b, c, d) ↦ (0, a, b, c) and (0, 0, a, b).
+        let up1 = |v| {
+            _mm256_blend_epi32::<0b0000_0011>(_mm256_permute4x64_epi64::<0b10_01_00_00>(v), zero)
+        };
+        let up2 = |v| {
+            _mm256_blend_epi32::<0b0000_1111>(_mm256_permute4x64_epi64::<0b01_00_00_00>(v), zero)
+        };
+        let mut h = _mm256_set1_epi64x(self.carry.hi as i64);
+        let mut l = _mm256_set1_epi64x(self.carry.lo);
+        // l >> 28 (arithmetic) as ((l + 2^62) >> 28) − 2^34, exact for |l| < 2^62.
+        let bias = _mm256_set1_epi64x(1 << 62);
+        let unbias = _mm256_set1_epi64x(1 << (62 - Y_SHIFT));
+        for i in (0..whole).step_by(4) {
+            // SAFETY: i + 4 ≤ whole ≤ len ≤ the length of the blocks and of `y`.
+            unsafe {
+                let a = _mm256_loadu_si256(self.hi_block.as_ptr().add(i).cast());
+                let b = _mm256_loadu_si256(self.lo_block.as_ptr().add(i).cast());
+                // In-register prefix sums; the carry chain is one add per four lanes.
+                let a = _mm256_add_epi64(a, up1(a));
+                let b = _mm256_add_epi64(b, up1(b));
+                let a = _mm256_add_epi64(a, up2(a));
+                let b = _mm256_add_epi64(b, up2(b));
+                let hv = _mm256_add_epi64(h, a);
+                let lv = _mm256_add_epi64(l, b);
+                h = _mm256_add_epi64(h, _mm256_permute4x64_epi64::<0b11_11_11_11>(a));
+                l = _mm256_add_epi64(l, _mm256_permute4x64_epi64::<0b11_11_11_11>(b));
+                let yv = _mm256_add_epi64(
+                    _mm256_slli_epi64::<{ (LO_BITS - Y_SHIFT) as i32 }>(hv),
+                    _mm256_sub_epi64(
+                        _mm256_srli_epi64::<{ Y_SHIFT as i32 }>(_mm256_add_epi64(lv, bias)),
+                        unbias,
+                    ),
+                );
+                _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), yv);
+            }
+        }
+        self.carry.hi = _mm256_extract_epi64::<0>(h) as u64;
+        self.carry.lo = _mm256_extract_epi64::<0>(l);
+        // The tail, which also moves whole units of lo to hi.
+        let (hi, lo) = (&self.hi_block[whole..len], &self.lo_block[whole..len]);
+        self.carry.sums(hi, lo, &mut y[whole..]);
+    }
+}
+
+/// `encode` of each weight (at most [`BLOCK`]) into `hi` and `lo`.
+#[inline(always)]
+fn encode_block(weights: &[f32], fixed: &Fixed, hi: &mut [u64; BLOCK], lo: &mut [i64; BLOCK]) {
+    let len = weights.len();
+    for ((h, l), &w) in hi[..len].iter_mut().zip(&mut lo[..len]).zip(weights) {
+        (*h, *l) = encode(w, fixed.pow);
+    }
+}
+
 /// `Y_j ↦ T_j = N Y_j / Y` in units of `2^-32` samples.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ToSamples {
     multiplier: u64,
-    shift: u32,
+    /// `64 − s`: `⌊Y_j R / 2^s⌋ = ⌊(Y_j 2^(64−s)) R / 2^64⌋`, and `Y_j 2^(64−s)` fits
+    /// in 64 bits (see [`ToSamples::new`]), so one 64×64 → high-64 multiply suffices.
+    pre_shift: u32,
 }
 
 impl ToSamples {
@@ -139,9 +236,11 @@ impl ToSamples {
         // N 2^96 / Y < 2^127 / 2^60: at most 3 bits too many for 64.
         let exact = ((samples as u128) << 96) / u128::from(total);
         let excess = (128 - exact.leading_zeros()).saturating_sub(64);
+        // With e = excess, exact ≥ 2^(63+e), so 2^e ≤ exact / 2^63 and, for every
+        // Y_j ≤ Y, Y_j 2^e ≤ Y · exact / 2^63 ≤ N 2^33 < 2^64: the pre-shift is exact.
         Self {
             multiplier: (exact >> excess) as u64,
-            shift: 64 - excess,
+            pre_shift: excess,
         }
     }
 
@@ -149,7 +248,65 @@ impl ToSamples {
     /// at most `N · 2^32` (`Y_j < 2^63`, `R < 2^64`: the product fits in 128 bits).
     #[inline(always)]
     pub(super) fn t32(&self, y: u64) -> u64 {
-        ((u128::from(y) * u128::from(self.multiplier)) >> self.shift) as u64
+        ((u128::from(y << self.pre_shift) * u128::from(self.multiplier)) >> 64) as u64
+    }
+
+    /// [`ToSamples::t32`] of each `y`, split into `⌊T⌋` (`k`) and its 32 fraction bits.
+    #[inline(always)]
+    pub(super) fn split_block(&self, y: &[u64], k: &mut [u32], frac: &mut [u32]) {
+        for ((kj, fj), &yj) in k.iter_mut().zip(frac.iter_mut()).zip(y) {
+            let t = self.t32(yj);
+            *kj = (t >> 32) as u32;
+            *fj = t as u32;
+        }
+    }
+
+    /// [`ToSamples::split_block`] with AVX2: the high 64 bits of the 128-bit product
+    /// from four exact 32 × 32 → 64 products (`vpmuludq`), four lanes at a time. No
+    /// term overflows: `mid < 3 · 2^32`, and the result is at most `N 2^32 < 2^63`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn split_block_avx2(&self, y: &[u64], k: &mut [u32], frac: &mut [u32]) {
+        use std::arch::x86_64::*;
+        let len = y.len().min(k.len()).min(frac.len());
+        let whole = len - len % 4;
+        let shift = _mm_cvtsi32_si128(self.pre_shift as i32);
+        let r = self.multiplier;
+        let rl = _mm256_set1_epi64x((r & 0xffff_ffff) as i64);
+        let rh = _mm256_set1_epi64x((r >> 32) as i64);
+        let low = _mm256_set1_epi64x(0xffff_ffff);
+        // Low dwords (the fractions) to the lower half, high dwords (⌊T⌋) to the upper.
+        let gather = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        for i in (0..whole).step_by(4) {
+            // SAFETY: i + 4 ≤ whole ≤ the length of every slice; unaligned accesses.
+            unsafe {
+                let v = _mm256_loadu_si256(y.as_ptr().add(i).cast());
+                let v = _mm256_sll_epi64(v, shift);
+                let vh = _mm256_srli_epi64::<32>(v);
+                let ll = _mm256_mul_epu32(v, rl);
+                let lh = _mm256_mul_epu32(v, rh);
+                let hl = _mm256_mul_epu32(vh, rl);
+                let hh = _mm256_mul_epu32(vh, rh);
+                let mid = _mm256_add_epi64(
+                    _mm256_srli_epi64::<32>(ll),
+                    _mm256_add_epi64(_mm256_and_si256(lh, low), _mm256_and_si256(hl, low)),
+                );
+                let t = _mm256_add_epi64(
+                    _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(mid)),
+                    _mm256_add_epi64(_mm256_srli_epi64::<32>(lh), _mm256_srli_epi64::<32>(hl)),
+                );
+                let packed = _mm256_permutevar8x32_epi32(t, gather);
+                _mm_storeu_si128(
+                    frac.as_mut_ptr().add(i).cast(),
+                    _mm256_castsi256_si128(packed),
+                );
+                _mm_storeu_si128(
+                    k.as_mut_ptr().add(i).cast(),
+                    _mm256_extracti128_si256::<1>(packed),
+                );
+            }
+        }
+        self.split_block(&y[whole..len], &mut k[whole..len], &mut frac[whole..len]);
     }
 }
 
