@@ -81,15 +81,13 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let kind = backend(args.backend.as_deref())?;
-    if args.epochs == 0 || args.batch_size == 0 {
-        return Err("--epochs and --batch-size must be at least 1".into());
-    }
-    if !(args.learning_rate > 0.0 && args.learning_rate.is_finite()) {
-        return Err(format!(
-            "--learning-rate must be positive and finite, got {}",
-            args.learning_rate
-        ));
-    }
+    let config = TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_batch_size(args.batch_size)
+        .with_learning_rate(args.learning_rate)
+        .with_cosine_decay(!args.constant_lr)
+        .with_seed(args.seed);
+    config.check()?;
     let dir = data_dir(args.data_dir.clone());
     let mut train_set =
         ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
@@ -101,12 +99,6 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let test_set =
         ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let config = TrainingConfig::new()
-        .with_epochs(args.epochs)
-        .with_batch_size(args.batch_size)
-        .with_learning_rate(args.learning_rate)
-        .with_cosine_decay(!args.constant_lr)
-        .with_seed(args.seed);
 
     // Weights are drawn on the host so that every backend starts from the same model.
     let host = host_device();

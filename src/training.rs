@@ -59,18 +59,25 @@ pub struct EpochReport {
 }
 
 impl TrainingConfig {
-    fn validate(&self) {
-        assert!(self.epochs > 0, "epochs must be at least 1, got 0");
-        assert!(self.batch_size > 0, "batch_size must be at least 1, got 0");
-        assert!(
-            self.eval_batch_size > 0,
-            "eval_batch_size must be at least 1, got 0"
-        );
-        assert!(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate must be positive and finite, got {}",
-            self.learning_rate
-        );
+    /// Checks the hyper-parameters: every count at least 1, a positive finite learning
+    /// rate. The error names the field and its value.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("eval_batch_size", self.eval_batch_size),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1, got 0"));
+            }
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!(
+                "learning_rate must be positive and finite, got {}",
+                self.learning_rate
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -92,7 +99,9 @@ pub fn train<M: ImageClassifier>(
     device: &Device,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> (M, Vec<EpochReport>) {
-    config.validate();
+    if let Err(message) = config.check() {
+        panic!("{message}");
+    }
     assert!(!train.is_empty(), "the training set is empty");
     let train_device = device.clone().autodiff();
     let mut model = model.fork(&train_device).train();
