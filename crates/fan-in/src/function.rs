@@ -1,0 +1,76 @@
+//! The fan-in op as a function on tensors, for users who want it without the module.
+
+use burn::backend::Dispatch;
+use burn::tensor::{Int, Tensor};
+
+use crate::{FanInBackend, FanInError};
+
+/// `output[.., o] = Σ_k weight[o,k] · input[.., indices[o,k]] (+ bias[o])`, with the custom
+/// forward and backward of [`FanInBackend`]. Panics on bad shapes; see [`try_fan_in`].
+///
+/// Indices out of `0..d_input` are an error: the CPU backends check every index and panic
+/// with its position; on the GPU an out-of-range index reads an undefined value, so validate
+/// indices once when you build them ([`FanInLinear`](crate::FanInLinear)'s constructors do).
+///
+/// # Shapes
+/// - input: `[..., d_input]`
+/// - weight, indices: `[d_output, k]`
+/// - bias: `[d_output]`
+/// - output: `[..., d_output]`
+pub fn fan_in<const D: usize>(
+    input: Tensor<D>,
+    weight: Tensor<2>,
+    indices: Tensor<2, Int>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    try_fan_in(input, weight, indices, bias).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// [`fan_in`] that returns shape errors instead of panicking.
+pub fn try_fan_in<const D: usize>(
+    input: Tensor<D>,
+    weight: Tensor<2>,
+    indices: Tensor<2, Int>,
+    bias: Option<Tensor<1>>,
+) -> Result<Tensor<D>, FanInError> {
+    if D == 0 {
+        return Err(FanInError::new(
+            "input",
+            "a rank-0 tensor",
+            "rank 1 or more: [..., d_input]",
+        ));
+    }
+    let dims = input.dims();
+    let d_input = dims[D - 1];
+    let [d_output, k] = weight.dims();
+    if indices.dims() != [d_output, k] {
+        return Err(FanInError::new(
+            "indices",
+            format!("shape {:?}", indices.dims()),
+            format!("the shape of `weight`, [{d_output}, {k}]"),
+        ));
+    }
+    if let Some(bias) = &bias
+        && bias.dims() != [d_output]
+    {
+        return Err(FanInError::new(
+            "bias",
+            format!("shape {:?}", bias.dims()),
+            format!("[{d_output}] (d_output)"),
+        ));
+    }
+    let rows = dims[..D - 1].iter().product();
+    let flat = input.reshape([rows, d_input]);
+    let output = Tensor::<2>::from_dispatch(<Dispatch as FanInBackend>::fan_in_forward(
+        flat.into_dispatch(),
+        weight.into_dispatch(),
+        indices.into_dispatch(),
+    ));
+    let output = match bias {
+        Some(bias) => output + bias.unsqueeze_dim(0),
+        None => output,
+    };
+    let mut out_dims = dims;
+    out_dims[D - 1] = d_output;
+    Ok(output.reshape(out_dims))
+}

@@ -1,0 +1,329 @@
+//! `FanInLinear`: a linear layer in which every output neuron reads `k` of the inputs.
+
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
+use burn::nn::Initializer;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use mcnn_sequences::counter_hash::CounterHash;
+
+use crate::{FanInError, fan_in};
+
+/// Configuration of a [`FanInLinear`] with a random connection pattern: every output neuron
+/// reads `fan_in` distinct inputs drawn uniformly (seeded, reproducible).
+#[derive(Config, Debug)]
+pub struct FanInLinearConfig {
+    /// The size of the input features.
+    pub d_input: usize,
+    /// The size of the output features.
+    pub d_output: usize,
+    /// How many inputs every output neuron reads (`k`), in `1..=d_input`.
+    pub fan_in: usize,
+    /// If a bias should be added.
+    #[config(default = true)]
+    pub bias: bool,
+    /// Seed of the connection pattern (the weights use the device's RNG, like Burn's layers).
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Initializer of the weights and bias, with `fan_in` (not `d_input`) as the fan-in.
+    #[config(
+        default = "Initializer::KaimingUniform{gain:1.0/num_traits::Float::sqrt(3.0), fan_out_only:false}"
+    )]
+    pub initializer: Initializer,
+}
+
+/// A sparse linear layer with constant fan-in: `y[.., o] = Σ_k weight[o,k] · x[.., indices[o,k]]
+/// + bias[o]`, at a cost proportional to `batch · d_output · k` in the forward and the
+/// backward pass (the shared primitive of section 5 of the project's `algorithms.md`).
+///
+/// The indices are a parameter so they are saved with the record; optimizers skip them
+/// (integer tensors get no gradient). Rows with fewer than `k` real inputs (variable fan-in,
+/// see [`FanInLinear::from_masked_dense`]) are padded with index 0 and weight 0: the output
+/// is exact, and in training the padding slots receive gradients like any edge to input 0.
+///
+/// Should be created with [`FanInLinearConfig`], [`FanInLinear::from_indices`] or
+/// [`FanInLinear::from_masked_dense`].
+#[derive(Module, Debug)]
+#[module(custom_display)]
+pub struct FanInLinear {
+    /// The weights of the edges, `[d_output, k]`.
+    pub weight: Param<Tensor<2>>,
+    /// The input read by each edge, `[d_output, k]`, every value in `0..d_input`.
+    pub indices: Param<Tensor<2, Int>>,
+    /// The bias, `[d_output]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// The size of the input features.
+    pub d_input: usize,
+}
+
+impl FanInLinearConfig {
+    /// Initializes a [`FanInLinear`] with a random pattern. Panics on a bad configuration;
+    /// see [`try_init`](Self::try_init).
+    pub fn init(&self, device: &Device) -> FanInLinear {
+        self.try_init(device)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`init`](Self::init) that returns configuration errors instead of panicking.
+    pub fn try_init(&self, device: &Device) -> Result<FanInLinear, FanInError> {
+        if self.d_input == 0 || self.d_input > u32::MAX as usize {
+            return Err(FanInError::new("d_input", self.d_input, "1..=u32::MAX"));
+        }
+        if self.d_output == 0 {
+            return Err(FanInError::new("d_output", self.d_output, "1 or more"));
+        }
+        if self.fan_in == 0 || self.fan_in > self.d_input {
+            return Err(FanInError::new(
+                "fan_in",
+                self.fan_in,
+                format!(
+                    "1..={} (d_input: the inputs of a row are distinct)",
+                    self.d_input
+                ),
+            ));
+        }
+        let indices = random_indices(self.d_output, self.fan_in, self.d_input, self.seed);
+        let indices = Tensor::from_data(
+            TensorData::new(indices, [self.d_output, self.fan_in]),
+            device,
+        );
+        let (fan_in, fan_out) = (Some(self.fan_in), Some(self.d_output));
+        Ok(FanInLinear {
+            weight: self.initializer.init_with(
+                [self.d_output, self.fan_in],
+                fan_in,
+                fan_out,
+                device,
+            ),
+            indices: Param::initialized(ParamId::new(), indices),
+            bias: self.bias.then(|| {
+                self.initializer
+                    .init_with([self.d_output], fan_in, fan_out, device)
+            }),
+            d_input: self.d_input,
+        })
+    }
+}
+
+impl FanInLinear {
+    /// A layer from explicit edges. Panics on bad input; see [`try_from_indices`](Self::try_from_indices).
+    pub fn from_indices(
+        weight: Tensor<2>,
+        indices: Tensor<2, Int>,
+        bias: Option<Tensor<1>>,
+        d_input: usize,
+    ) -> Self {
+        Self::try_from_indices(weight, indices, bias, d_input)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// A layer from explicit edges: `weight` and `indices` of shape `[d_output, k]`, every
+    /// index in `0..d_input` (checked here, once, on the host), `bias` of shape `[d_output]`.
+    pub fn try_from_indices(
+        weight: Tensor<2>,
+        indices: Tensor<2, Int>,
+        bias: Option<Tensor<1>>,
+        d_input: usize,
+    ) -> Result<Self, FanInError> {
+        let [d_output, k] = weight.dims();
+        if indices.dims() != [d_output, k] {
+            return Err(FanInError::new(
+                "indices",
+                format!("shape {:?}", indices.dims()),
+                format!("the shape of `weight`, [{d_output}, {k}]"),
+            ));
+        }
+        if let Some(bias) = &bias
+            && bias.dims() != [d_output]
+        {
+            return Err(FanInError::new(
+                "bias",
+                format!("shape {:?}", bias.dims()),
+                format!("[{d_output}]"),
+            ));
+        }
+        let values = indices.to_data();
+        if let Some((position, j)) = values
+            .iter::<i64>()
+            .enumerate()
+            .find(|(_, j)| !(0..d_input as i64).contains(j))
+        {
+            return Err(FanInError::new(
+                "indices",
+                format!("{j} at [{}, {}]", position / k.max(1), position % k.max(1)),
+                format!("0..{d_input} (d_input)"),
+            ));
+        }
+        Ok(Self {
+            weight: Param::from_tensor(weight),
+            indices: Param::initialized(ParamId::new(), indices),
+            bias: bias.map(Param::from_tensor),
+            d_input,
+        })
+    }
+
+    /// The sparse layer that computes `input · (weight ⊙ mask)ᵀ + bias` for a dense
+    /// `weight: [d_output, d_input]` and a `mask` of the same shape. `k` is the largest
+    /// number of kept entries in a row (at least 1); shorter rows are padded (see the type's
+    /// docs). Panics on mismatched shapes; see [`try_from_masked_dense`](Self::try_from_masked_dense).
+    pub fn from_masked_dense(
+        weight: Tensor<2>,
+        mask: Tensor<2, Bool>,
+        bias: Option<Tensor<1>>,
+    ) -> Self {
+        Self::try_from_masked_dense(weight, mask, bias).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`from_masked_dense`](Self::from_masked_dense) that returns errors instead of panicking.
+    pub fn try_from_masked_dense(
+        weight: Tensor<2>,
+        mask: Tensor<2, Bool>,
+        bias: Option<Tensor<1>>,
+    ) -> Result<Self, FanInError> {
+        let [d_output, d_input] = weight.dims();
+        if mask.dims() != [d_output, d_input] {
+            return Err(FanInError::new(
+                "mask",
+                format!("shape {:?}", mask.dims()),
+                format!("the shape of `weight`, [{d_output}, {d_input}]"),
+            ));
+        }
+        let device = weight.device();
+        let dense = weight
+            .to_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .expect("f32 after convert");
+        let keep = mask.to_data().iter::<bool>().collect::<Vec<_>>();
+        let rows: Vec<Vec<(i64, f32)>> = (0..d_output)
+            .map(|o| {
+                (0..d_input)
+                    .filter(|&j| keep[o * d_input + j])
+                    .map(|j| (j as i64, dense[o * d_input + j]))
+                    .collect()
+            })
+            .collect();
+        let k = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut indices = vec![0i64; d_output * k];
+        let mut weights = vec![0f32; d_output * k];
+        for (o, row) in rows.iter().enumerate() {
+            for (slot, &(j, w)) in row.iter().enumerate() {
+                indices[o * k + slot] = j;
+                weights[o * k + slot] = w;
+            }
+        }
+        Self::try_from_indices(
+            Tensor::from_data(TensorData::new(weights, [d_output, k]), &device),
+            Tensor::from_data(TensorData::new(indices, [d_output, k]), &device),
+            bias,
+            d_input,
+        )
+    }
+
+    /// Applies the layer.
+    ///
+    /// # Shapes
+    /// - input: `[..., d_input]`
+    /// - output: `[..., d_output]`
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let d_input = input.dims()[D - 1];
+        assert_eq!(
+            d_input, self.d_input,
+            "FanInLinear: the input's last axis is {d_input}, the layer takes d_input = {}",
+            self.d_input
+        );
+        fan_in(
+            input,
+            self.weight.val(),
+            self.indices.val(),
+            self.bias.as_ref().map(Param::val),
+        )
+    }
+
+    /// The number of inputs each output reads (`k`, padding included).
+    pub fn fan_in(&self) -> usize {
+        self.weight.dims()[1]
+    }
+
+    /// The equivalent dense weight matrix, `[d_output, d_input]`.
+    pub fn to_dense(&self) -> Tensor<2> {
+        crate::dense_weight(self.weight.val(), self.indices.val(), self.d_input)
+    }
+}
+
+impl ModuleDisplay for FanInLinear {
+    fn custom_settings(&self) -> Option<DisplaySettings> {
+        DisplaySettings::new()
+            .with_new_line_after_attribute(false)
+            .optional()
+    }
+
+    fn custom_content(&self, content: Content) -> Option<Content> {
+        let [d_output, k] = self.weight.dims();
+        content
+            .add("d_input", &self.d_input)
+            .add("d_output", &d_output)
+            .add("fan_in", &k)
+            .add("bias", &self.bias.is_some())
+            .optional()
+    }
+}
+
+/// `k` distinct inputs per row, uniform, by Floyd's algorithm on a counter-based stream per
+/// row (so a row does not depend on the others); each row sorted for locality.
+fn random_indices(d_output: usize, k: usize, d_input: usize, seed: u64) -> Vec<i64> {
+    let root = CounterHash::from_seed(seed);
+    let mut taken = vec![false; d_input];
+    let mut indices = Vec::with_capacity(d_output * k);
+    for o in 0..d_output {
+        let stream = root.derive(o as u32);
+        let mut row = Vec::with_capacity(k);
+        for (counter, j) in (d_input - k..d_input).enumerate() {
+            // Uniform in 0..=j by multiply-shift (no modulo bias worth the name at 32 bits).
+            let t = ((stream.u32_at(counter as u32) as u64 * (j as u64 + 1)) >> 32) as usize;
+            let pick = if taken[t] { j } else { t };
+            taken[pick] = true;
+            row.push(pick);
+        }
+        row.sort_unstable();
+        for &j in &row {
+            taken[j] = false;
+        }
+        indices.extend(row.into_iter().map(|j| j as i64));
+    }
+    indices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_rows_hold_distinct_in_range_indices_and_depend_on_the_seed() {
+        let a = random_indices(50, 7, 20, 1);
+        for row in a.chunks(7) {
+            assert!(
+                row.windows(2).all(|w| w[0] < w[1]),
+                "sorted and distinct: {row:?}"
+            );
+            assert!(row.iter().all(|&j| (0..20).contains(&j)));
+        }
+        assert_eq!(a, random_indices(50, 7, 20, 1));
+        assert_ne!(a, random_indices(50, 7, 20, 2));
+        // fan_in = d_input takes every input.
+        assert!(
+            random_indices(3, 5, 5, 9)
+                .chunks(5)
+                .all(|r| r == [0, 1, 2, 3, 4])
+        );
+    }
+
+    #[test]
+    fn random_rows_are_uniform_over_the_inputs() {
+        // 4000 rows of 3 out of 10: each input expected 1200 times (sd ≈ 29).
+        let mut hits = [0usize; 10];
+        for j in random_indices(4000, 3, 10, 5) {
+            hits[j as usize] += 1;
+        }
+        assert!(hits.iter().all(|&h| (1080..=1320).contains(&h)), "{hits:?}");
+    }
+}

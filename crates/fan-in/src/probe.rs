@@ -1,0 +1,36 @@
+//! Counters of which implementation ran, so tests can prove a custom path was taken and not a
+//! silent fallback. Counting costs one relaxed atomic add per op call.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One implementation of one of the three ops, or the custom backward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The feature-major CPU forward kernel (flex, ndarray).
+    CpuForward,
+    /// The CPU weight-gradient kernel.
+    CpuWeightGrad,
+    /// The CPU input-gradient kernel.
+    CpuInputGrad,
+    /// The CubeCL forward kernel (wgpu; the same kernel serves CUDA).
+    CubeForward,
+    /// The CubeCL weight-gradient kernel.
+    CubeWeightGrad,
+    /// The CubeCL input-gradient kernels (transposed index, then a gather).
+    CubeInputGrad,
+    /// The custom `Backward` of the autodiff backend.
+    AutodiffBackward,
+}
+
+const PATHS: usize = 7;
+
+static COUNTS: [AtomicU64; PATHS] = [const { AtomicU64::new(0) }; PATHS];
+
+/// How many times `path` has run in this process.
+pub fn count(path: Path) -> u64 {
+    COUNTS[path as usize].load(Ordering::Relaxed)
+}
+
+pub(crate) fn hit(path: Path) {
+    COUNTS[path as usize].fetch_add(1, Ordering::Relaxed);
+}

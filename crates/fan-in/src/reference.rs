@@ -1,0 +1,33 @@
+//! The fan-in op from plain Burn tensor ops: the independent expectation the tests compare
+//! the custom kernels with. It allocates the `[batch, out, k]` intermediate the custom op
+//! avoids, and Burn's own autodiff differentiates it.
+
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
+
+/// `y[b, o] = Σ_k weight[o,k] · input[b, indices[o,k]]` by `select`, a product and a sum.
+///
+/// # Shapes
+/// - input: `[batch, in]`, weight and indices: `[out, k]`, output: `[batch, out]`.
+pub fn fan_in_reference(input: Tensor<2>, weight: Tensor<2>, indices: Tensor<2, Int>) -> Tensor<2> {
+    let [batch, _] = input.dims();
+    let [out, k] = weight.dims();
+    let gathered = input
+        .select(1, indices.reshape([out * k]))
+        .reshape([batch, out, k]);
+    (gathered * weight.unsqueeze_dim::<3>(0))
+        .sum_dim(2)
+        .reshape([batch, out])
+}
+
+/// The dense `[out, d_input]` weight matrix of a fan-in layer: each `weight[o,k]` added at
+/// column `indices[o,k]` of row `o` (duplicate indices add up). `input · denseᵀ` is the
+/// fan-in op.
+pub fn dense_weight(weight: Tensor<2>, indices: Tensor<2, Int>, d_input: usize) -> Tensor<2> {
+    let [out, _] = weight.dims();
+    Tensor::zeros([out, d_input], &weight.device()).scatter(
+        1,
+        indices,
+        weight,
+        IndexingUpdateOp::Add,
+    )
+}

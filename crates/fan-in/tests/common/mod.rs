@@ -1,0 +1,46 @@
+//! Inputs shared by the integration tests, generated on the host so every backend sees the
+//! same numbers.
+#![allow(dead_code)]
+
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+/// A small layer with duplicate indices in some rows and every input used at least once.
+pub struct Case {
+    pub input: Tensor<2>,
+    pub weight: Tensor<2>,
+    pub indices: Tensor<2, Int>,
+    pub bias: Tensor<1>,
+    pub d_input: usize,
+}
+
+pub fn case(host: &Device, batch: usize, d_input: usize, d_output: usize, k: usize) -> Case {
+    host.seed(17);
+    // Row o reads (o·7 + m·3) mod d_input for m in 0..k, and its first index twice when
+    // k > 2: duplicates must add up.
+    let indices: Vec<i64> = (0..d_output)
+        .flat_map(|o| {
+            (0..k)
+                .map(move |m| if m == k - 1 && k > 2 { 0 } else { m })
+                .map(move |m| ((o * 7 + m * 3) % d_input) as i64)
+        })
+        .collect();
+    Case {
+        input: Tensor::random([batch, d_input], Distribution::Normal(0.0, 1.0), host),
+        weight: Tensor::random([d_output, k], Distribution::Normal(0.0, 1.0), host),
+        indices: Tensor::from_data(TensorData::new(indices, [d_output, k]), host),
+        bias: Tensor::random([d_output], Distribution::Normal(0.0, 1.0), host),
+        d_input,
+    }
+}
+
+impl Case {
+    pub fn to_device(&self, device: &Device) -> Case {
+        Case {
+            input: self.input.clone().to_device(device),
+            weight: self.weight.clone().to_device(device),
+            indices: self.indices.clone().to_device(device),
+            bias: self.bias.clone().to_device(device),
+            d_input: self.d_input,
+        }
+    }
+}
