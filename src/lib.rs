@@ -7,6 +7,8 @@
 //! - [`sampled_linear`] and [`sampled_conv`]: post-training importance sampling of trained
 //!   layers into sparse small-integer (often ternary) weights, no retraining;
 //! - [`path_net`]: networks generated as paths through the layers, sparse from scratch;
+//! - [`fan_in`]: the sparse op they share (each output reads `k` inputs), with custom forward
+//!   and backward on the CPU backends and CubeCL, and the `FanInLinear` layer;
 //! - [`datasets`]: MNIST, Fashion-MNIST and CIFAR-10 fetched from package registries;
 //! - [`sequences`]: Sobol' points, LFSR, counter hash, samplers and sample counts;
 //! - [`backends`]: choosing flex, ndarray or wgpu at run time, and running one test on all.
@@ -16,6 +18,7 @@
 
 pub use mcnn_backends as backends;
 pub use mcnn_datasets as datasets;
+pub use mcnn_fan_in as fan_in;
 pub use mcnn_sequences as sequences;
 pub use partition_dropout;
 pub use path_net;

@@ -1,1 +1,201 @@
-fn main() {}
+//! The fan-in layer against `burn::nn::Linear` of the same shape, on the same backend, in the
+//! same run: forward, and forward + backward (weight *and* input gradient), plus the peak heap
+//! memory of one forward + backward on the CPU backends.
+//!
+//! Run (from the workspace root; `--features wgpu` adds the GPU backend):
+//!
+//! ```text
+//! cargo bench -p mcnn-fan-in --features flex,ndarray --bench fan_in
+//! ```
+//!
+//! Size: `in = out = 1024`, batch 128, `k ∈ {4, 16, 64, 256}` (density 1/256 … 1/4); weights,
+//! indices and inputs from fixed seeds. Every iteration ends with a device sync, so GPU work is
+//! counted. After criterion's report the bench prints the table of ratios (fan-in time / dense
+//! time, from criterion's mean estimates) that `docs/RESULTS.md` quotes.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Distribution, Tensor};
+use criterion::Criterion;
+use mcnn_backends::BackendKind;
+use mcnn_fan_in::{FanInLinear, FanInLinearConfig};
+
+const BATCH: usize = 128;
+const WIDTH: usize = 1024;
+const FAN_INS: [usize; 4] = [4, 16, 64, 256];
+
+/// The system allocator, counting the bytes in use and their peak.
+struct CountingAllocator;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap bytes still held after `f` returns its value (kept alive until measured).
+fn retained_bytes<T>(f: impl FnOnce() -> T) -> usize {
+    let base = IN_USE.load(Ordering::Relaxed);
+    let value = f();
+    let held = IN_USE.load(Ordering::Relaxed).saturating_sub(base);
+    drop(value);
+    held
+}
+
+/// Heap bytes allocated beyond the starting level at the peak of `f`.
+fn peak_extra_bytes(f: impl FnOnce()) -> usize {
+    let base = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    f();
+    PEAK.load(Ordering::Relaxed) - base
+}
+
+/// One of the layers under test.
+enum Layer {
+    Dense(Linear),
+    FanIn(FanInLinear),
+}
+
+impl Layer {
+    fn name(&self) -> String {
+        match self {
+            Layer::Dense(_) => "dense".into(),
+            Layer::FanIn(layer) => format!("k={}", layer.fan_in()),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Layer::Dense(layer) => layer.forward(x),
+            Layer::FanIn(layer) => layer.forward(x),
+        }
+    }
+}
+
+fn layers(device: &Device) -> Vec<Layer> {
+    device.seed(1);
+    let mut layers = vec![Layer::Dense(LinearConfig::new(WIDTH, WIDTH).init(device))];
+    for k in FAN_INS {
+        let config = FanInLinearConfig::new(WIDTH, WIDTH, k).with_seed(k as u64);
+        layers.push(Layer::FanIn(config.init(device)));
+    }
+    layers
+}
+
+fn forward(layer: &Layer, x: &Tensor<2>, device: &Device) {
+    black_box(layer.forward(x.clone()));
+    device.sync().expect("device sync");
+}
+
+fn forward_backward(layer: &Layer, x: &Tensor<2>, device: &Device) {
+    let x = x.clone().require_grad();
+    let grads = layer.forward(x.clone()).sum().backward();
+    black_box(x.grad(&grads));
+    device.sync().expect("device sync");
+}
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .configure_from_args();
+    let mut memory = Vec::new();
+    for kind in BackendKind::compiled() {
+        let device = kind.device().autodiff();
+        device.seed(2);
+        let x =
+            Tensor::<2>::random([BATCH, WIDTH], Distribution::Normal(0.0, 1.0), &device).autodiff();
+        let layers: Vec<Layer> = layers(&device)
+            .into_iter()
+            .map(|l| match l {
+                Layer::Dense(d) => Layer::Dense(mcnn_backends::materialize(d)),
+                Layer::FanIn(f) => Layer::FanIn(mcnn_backends::materialize(f)),
+            })
+            .collect();
+        let mut group = criterion.benchmark_group(format!("fan_in_{kind}"));
+        for layer in &layers {
+            group.bench_function(format!("{}_fwd", layer.name()), |b| {
+                b.iter(|| forward(layer, &x, &device))
+            });
+            group.bench_function(format!("{}_fwd_bwd", layer.name()), |b| {
+                b.iter(|| forward_backward(layer, &x, &device))
+            });
+            if kind != BackendKind::Wgpu {
+                forward_backward(layer, &x, &device); // allocations of a first call aside
+                let held = retained_bytes(|| layer.forward(x.clone().require_grad()));
+                let peak = peak_extra_bytes(|| forward_backward(layer, &x, &device));
+                memory.push((kind, layer.name(), held, peak));
+            }
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+    print_ratios(&memory);
+}
+
+/// Mean time of a benchmark in seconds, from criterion's saved estimates.
+fn mean_seconds(group: &str, id: &str) -> Option<f64> {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(json["mean"]["point_estimate"].as_f64()? * 1e-9)
+}
+
+fn print_ratios(memory: &[(BackendKind, String, usize, usize)]) {
+    println!(
+        "\n| backend | layer | density | fwd ms | fwd ratio | fwd+bwd ms | fwd+bwd ratio \
+         | held after fwd MiB | peak in fwd+bwd MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for kind in BackendKind::compiled() {
+        let group = format!("fan_in_{kind}");
+        let dense_fwd = mean_seconds(&group, "dense_fwd");
+        let dense_both = mean_seconds(&group, "dense_fwd_bwd");
+        for (name, density) in std::iter::once(("dense".to_string(), 1.0)).chain(
+            FAN_INS
+                .iter()
+                .map(|&k| (format!("k={k}"), k as f64 / WIDTH as f64)),
+        ) {
+            let (Some(fwd), Some(both), Some(dense_fwd), Some(dense_both)) = (
+                mean_seconds(&group, &format!("{name}_fwd")),
+                mean_seconds(&group, &format!("{name}_fwd_bwd")),
+                dense_fwd,
+                dense_both,
+            ) else {
+                continue;
+            };
+            let mib = |bytes: usize| format!("{:.2}", bytes as f64 / (1 << 20) as f64);
+            let mib = memory
+                .iter()
+                .find(|(k, n, _, _)| *k == kind && *n == name)
+                .map_or("– | –".to_string(), |&(_, _, held, peak)| {
+                    format!("{} | {}", mib(held), mib(peak))
+                });
+            println!(
+                "| {kind} | {name} | {density:.4} | {:.3} | {:.4} | {:.3} | {:.4} | {mib} |",
+                fwd * 1e3,
+                fwd / dense_fwd,
+                both * 1e3,
+                both / dense_both
+            );
+        }
+    }
+}

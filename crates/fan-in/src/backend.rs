@@ -16,9 +16,8 @@ use burn::tensor::Shape;
 /// ```
 ///
 /// Every method costs `O(batch · out · k)`, never `O(batch · out · in)`. The CPU backends
-/// (flex, ndarray) run the default bodies, which call the feature-major CPU kernels of this
-/// crate; the CubeCL backend overrides them with GPU kernels; `Autodiff` adds the backward
-/// pass. Callers use [`fan_in`](crate::fan_in), which validates shapes first: these methods
+/// (flex, ndarray) run the feature-major CPU kernels of this crate, the CubeCL backend its GPU
+/// kernels (through Fusion when Burn's fusion is on); `Autodiff` adds the backward pass. Callers use [`fan_in`](crate::fan_in), which validates shapes first: these methods
 /// assume `input: [batch, in]`, `weight, indices: [out, k]`.
 #[backend_extension(
     Autodiff,
@@ -34,9 +33,7 @@ pub trait FanInBackend: Backend {
         input: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         indices: IntTensor<Self>,
-    ) -> FloatTensor<Self> {
-        crate::cpu::forward::<Self>(input, weight, indices)
-    }
+    ) -> FloatTensor<Self>;
 
     /// The weight gradient `dw[o, k] = Σ_b grad_output[b,o] · input[b, indices[o,k]]`,
     /// shape `[out, k]` (the shape of `indices`).
@@ -45,9 +42,7 @@ pub trait FanInBackend: Backend {
         input: FloatTensor<Self>,
         grad_output: FloatTensor<Self>,
         indices: IntTensor<Self>,
-    ) -> FloatTensor<Self> {
-        crate::cpu::weight_grad::<Self>(input, grad_output, indices)
-    }
+    ) -> FloatTensor<Self>;
 
     /// The input gradient `dx[b, j] = Σ_{indices[o,k] = j} weight[o,k] · grad_output[b,o]`,
     /// shape `[batch, in_features]`.
@@ -57,9 +52,7 @@ pub trait FanInBackend: Backend {
         weight: FloatTensor<Self>,
         indices: IntTensor<Self>,
         in_features: usize,
-    ) -> FloatTensor<Self> {
-        crate::cpu::input_grad::<Self>(grad_output, weight, indices, in_features)
-    }
+    ) -> FloatTensor<Self>;
 }
 
 /// `[batch, in] × [out, k] → [batch, out]`.
@@ -74,9 +67,40 @@ pub(crate) fn input_grad_shape(grad_output: &Shape, in_features: &usize) -> Shap
     Shape::new([grad_output[0], *in_features])
 }
 
+/// The CPU backends share one implementation.
+macro_rules! cpu_fan_in {
+    ($backend:ty) => {
+        impl FanInBackend for $backend {
+            fn fan_in_forward(
+                input: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                indices: IntTensor<Self>,
+            ) -> FloatTensor<Self> {
+                crate::cpu::forward::<Self>(input, weight, indices)
+            }
+
+            fn fan_in_weight_grad(
+                input: FloatTensor<Self>,
+                grad_output: FloatTensor<Self>,
+                indices: IntTensor<Self>,
+            ) -> FloatTensor<Self> {
+                crate::cpu::weight_grad::<Self>(input, grad_output, indices)
+            }
+
+            fn fan_in_input_grad(
+                grad_output: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                indices: IntTensor<Self>,
+                in_features: usize,
+            ) -> FloatTensor<Self> {
+                crate::cpu::input_grad::<Self>(grad_output, weight, indices, in_features)
+            }
+        }
+    };
+}
+
 #[cfg(feature = "flex")]
-impl FanInBackend for burn::backend::Flex {}
+cpu_fan_in!(burn::backend::Flex);
 
 #[cfg(feature = "ndarray")]
-#[allow(deprecated)] // NdArray is deprecated upstream in favour of Flex; we keep serving it.
-impl FanInBackend for burn::backend::NdArray {}
+cpu_fan_in!(burn::backend::NdArray);

@@ -11,23 +11,24 @@ use crate::probe::{self, Path};
 /// Defines `fn $name(..)` that runs `$generic::<true>` (compiled with AVX2 and FMA) where the
 /// CPU supports them and `$generic::<false>` elsewhere. The generic body must be
 /// `#[inline(always)]` so it is compiled inside the feature-enabled function.
+/// The functions are generic over the index type `I`.
 macro_rules! fma_dispatched {
     (fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $generic:ident;) => {
-        fn $name($($arg: $ty),*) {
+        fn $name<I: EdgeIndex>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                fn with_fma($($arg: $ty),*) {
-                    $generic::<true>($($arg),*)
+                fn with_fma<I: EdgeIndex>($($arg: $ty),*) {
+                    $generic::<true, I>($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                 {
                     // SAFETY: the CPU supports the features `with_fma` was compiled for.
-                    return unsafe { with_fma($($arg),*) };
+                    return unsafe { with_fma::<I>($($arg),*) };
                 }
             }
-            $generic::<false>($($arg),*)
+            $generic::<false, I>($($arg),*)
         }
     };
 }
@@ -36,72 +37,159 @@ mod kernels;
 
 use kernels::Edges;
 
+/// Evaluates `$body` with `$idx` bound to the index slice, whatever its stored type.
+macro_rules! on_indices {
+    ($view:expr, |$idx:ident| $body:expr) => {
+        match $view {
+            IndexView::I32($idx) => $body,
+            IndexView::I64($idx) => $body,
+        }
+    };
+}
+
+/// Zero-copy access to a CPU backend's storage, where its layout allows: reading through
+/// `into_data` copies a shared tensor (ndarray element by element), which costs more than the
+/// op itself.
+pub(crate) trait HostView: Backend {
+    /// The tensor's values when it is contiguous f32.
+    fn f32_view(tensor: &FloatTensor<Self>) -> Option<&[f32]>;
+    /// The tensor's values when it is contiguous i32 or i64.
+    fn index_view(tensor: &IntTensor<Self>) -> Option<IndexView<'_>>;
+}
+
+/// Indices as stored.
+#[derive(Clone, Copy)]
+pub(crate) enum IndexView<'a> {
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+}
+
+#[cfg(feature = "flex")]
+impl HostView for burn::backend::Flex {
+    fn f32_view(tensor: &FloatTensor<Self>) -> Option<&[f32]> {
+        tensor.as_slice::<f32>()
+    }
+
+    fn index_view(tensor: &IntTensor<Self>) -> Option<IndexView<'_>> {
+        match tensor.dtype() {
+            DType::I32 => tensor.as_slice::<i32>().map(IndexView::I32),
+            DType::I64 => tensor.as_slice::<i64>().map(IndexView::I64),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl HostView for burn::backend::NdArray {
+    fn f32_view(tensor: &FloatTensor<Self>) -> Option<&[f32]> {
+        match tensor {
+            burn::backend::ndarray::NdArrayTensor::F32(storage) => storage.view().to_slice(),
+            _ => None,
+        }
+    }
+
+    fn index_view(tensor: &IntTensor<Self>) -> Option<IndexView<'_>> {
+        use burn::backend::ndarray::NdArrayTensor;
+        match tensor {
+            NdArrayTensor::I32(storage) => storage.view().to_slice().map(IndexView::I32),
+            NdArrayTensor::I64(storage) => storage.view().to_slice().map(IndexView::I64),
+            _ => None,
+        }
+    }
+}
+
 /// The CPU forward of [`FanInBackend::fan_in_forward`](crate::FanInBackend::fan_in_forward).
-pub(crate) fn forward<B: Backend>(
+pub(crate) fn forward<B: HostView>(
     input: FloatTensor<B>,
     weight: FloatTensor<B>,
     indices: IntTensor<B>,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuForward);
-    let device = input.device();
-    let x = read_floats::<B>(input);
-    let w = read_floats::<B>(weight);
-    let ([batch, in_features], [out, k]) = (x.dims, w.dims);
-    let idx = read_indices::<B>(indices, in_features);
-    let edges = Edges {
-        indices: &idx,
-        weights: w.values(),
-        out,
-        k,
-    };
-    let y = kernels::forward(x.values(), batch, in_features, edges);
-    write_floats::<B>(y, [batch, out], x.dtype, &device)
+    let [batch, in_features] = dims2(&input.shape());
+    let [out, k] = dims2(&weight.shape());
+    let (mut x_copy, mut w_copy) = (None, None);
+    let x = host_f32::<B>(&input, &mut x_copy);
+    let w = host_f32::<B>(&weight, &mut w_copy);
+    let mut idx_copy = None;
+    let y = on_indices!(
+        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        |idx| {
+            kernels::forward(
+                x,
+                batch,
+                in_features,
+                Edges {
+                    indices: idx,
+                    weights: w,
+                    out,
+                    k,
+                },
+            )
+        }
+    );
+    write_f32::<B>(y, [batch, out], &input)
 }
 
 /// The CPU weight gradient.
-pub(crate) fn weight_grad<B: Backend>(
+pub(crate) fn weight_grad<B: HostView>(
     input: FloatTensor<B>,
     grad_output: FloatTensor<B>,
     indices: IntTensor<B>,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuWeightGrad);
-    let device = input.device();
-    let x = read_floats::<B>(input);
-    let dy = read_floats::<B>(grad_output);
-    let ([batch, in_features], [_, out]) = (x.dims, dy.dims);
+    let [batch, in_features] = dims2(&input.shape());
+    let [_, out] = dims2(&grad_output.shape());
     let [_, k] = dims2(&indices.shape());
-    let idx = read_indices::<B>(indices, in_features);
-    let edges = Edges {
-        indices: &idx,
-        weights: &[],
-        out,
-        k,
-    };
-    let dw = kernels::weight_grad(x.values(), dy.values(), batch, in_features, edges);
-    write_floats::<B>(dw, [out, k], x.dtype, &device)
+    let (mut x_copy, mut dy_copy) = (None, None);
+    let x = host_f32::<B>(&input, &mut x_copy);
+    let dy = host_f32::<B>(&grad_output, &mut dy_copy);
+    let mut idx_copy = None;
+    let dw = on_indices!(
+        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        |idx| {
+            let edges = Edges {
+                indices: idx,
+                weights: &[],
+                out,
+                k,
+            };
+            kernels::weight_grad(x, dy, batch, in_features, edges)
+        }
+    );
+    write_f32::<B>(dw, [out, k], &input)
 }
 
 /// The CPU input gradient.
-pub(crate) fn input_grad<B: Backend>(
+pub(crate) fn input_grad<B: HostView>(
     grad_output: FloatTensor<B>,
     weight: FloatTensor<B>,
     indices: IntTensor<B>,
     in_features: usize,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuInputGrad);
-    let device = grad_output.device();
-    let dy = read_floats::<B>(grad_output);
-    let w = read_floats::<B>(weight);
-    let ([batch, _], [out, k]) = (dy.dims, w.dims);
-    let idx = read_indices::<B>(indices, in_features);
-    let edges = Edges {
-        indices: &idx,
-        weights: w.values(),
-        out,
-        k,
-    };
-    let dx = kernels::input_grad(dy.values(), batch, in_features, edges);
-    write_floats::<B>(dx, [batch, in_features], dy.dtype, &device)
+    let [batch, _] = dims2(&grad_output.shape());
+    let [out, k] = dims2(&weight.shape());
+    let (mut dy_copy, mut w_copy) = (None, None);
+    let dy = host_f32::<B>(&grad_output, &mut dy_copy);
+    let w = host_f32::<B>(&weight, &mut w_copy);
+    let mut idx_copy = None;
+    let dx = on_indices!(
+        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        |idx| {
+            kernels::input_grad(
+                dy,
+                batch,
+                in_features,
+                Edges {
+                    indices: idx,
+                    weights: w,
+                    out,
+                    k,
+                },
+            )
+        }
+    );
+    write_f32::<B>(dx, [batch, in_features], &grad_output)
 }
 
 fn dims2(shape: &burn::tensor::Shape) -> [usize; 2] {
@@ -113,62 +201,73 @@ fn dims2(shape: &burn::tensor::Shape) -> [usize; 2] {
     [shape[0], shape[1]]
 }
 
-/// A tensor read to the host as f32 (no copy when it already is f32), with its shape and its
-/// original dtype.
-struct HostFloats {
-    data: TensorData,
-    dims: [usize; 2],
-    dtype: DType,
-}
-
-impl HostFloats {
-    fn values(&self) -> &[f32] {
-        self.data
-            .as_slice::<f32>()
-            .expect("converted to f32 on read")
+/// The tensor's values as f32: a view of its storage when possible, else a converted copy
+/// kept in `copy`.
+fn host_f32<'a, B: HostView>(
+    tensor: &'a FloatTensor<B>,
+    copy: &'a mut Option<TensorData>,
+) -> &'a [f32] {
+    if let Some(values) = B::f32_view(tensor) {
+        return values;
     }
+    let data =
+        read_sync(B::float_into_data(tensor.clone())).expect("reading a CPU tensor cannot fail");
+    copy.insert(data.convert::<f32>())
+        .as_slice::<f32>()
+        .expect("converted to f32")
 }
 
-fn read_floats<B: Backend>(tensor: FloatTensor<B>) -> HostFloats {
-    let dims = dims2(&tensor.shape());
-    let data = read_sync(B::float_into_data(tensor)).expect("reading a CPU tensor cannot fail");
-    let dtype = data.dtype();
-    let data = if dtype == DType::F32 {
-        data
-    } else {
-        data.convert::<f32>()
-    };
-    HostFloats { data, dims, dtype }
-}
-
-fn write_floats<B: Backend>(
+/// A new tensor on `like`'s device, in `like`'s dtype.
+fn write_f32<B: Backend>(
     values: Vec<f32>,
     dims: [usize; 2],
-    dtype: DType,
-    device: &B::Device,
+    like: &FloatTensor<B>,
 ) -> FloatTensor<B> {
     let data = TensorData::new(values, dims);
+    let dtype = like.dtype();
     let data = if dtype == DType::F32 {
         data
     } else {
         data.convert_dtype(dtype)
     };
-    B::float_from_data(data, device)
+    B::float_from_data(data, &like.device())
 }
 
-/// The indices as `u32`, each checked against the input width: an index out of range would
-/// read another sample's features, so it is an error, not a clamp.
-fn read_indices<B: Backend>(indices: IntTensor<B>, in_features: usize) -> Vec<u32> {
-    let data = read_sync(B::int_into_data(indices)).expect("reading a CPU tensor cannot fail");
-    data.iter::<i64>()
+/// The indices, read in place when the backend allows (else converted into `copy`), each
+/// checked against the input width: an index out of range would read another sample's
+/// features, so it is an error, not a clamp.
+fn host_indices<'a, B: HostView>(
+    indices: &'a IntTensor<B>,
+    in_features: usize,
+    copy: &'a mut Option<Vec<i64>>,
+) -> IndexView<'a> {
+    let view = B::index_view(indices).unwrap_or_else(|| {
+        let data =
+            read_sync(B::int_into_data(indices.clone())).expect("reading a CPU tensor cannot fail");
+        IndexView::I64(copy.insert(data.iter::<i64>().collect()))
+    });
+    on_indices!(view, |values| check_range(values, in_features));
+    view
+}
+
+/// Panics, naming the first offender, unless every index lies in `0..in_features`. The
+/// min/max pass vectorises; the search for the offender runs only on failure.
+fn check_range<I: Copy + Into<i64>>(indices: &[I], in_features: usize) {
+    let (min, max) = indices.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &j| {
+        let j: i64 = j.into();
+        (lo.min(j), hi.max(j))
+    });
+    if indices.is_empty() || (min >= 0 && max < in_features as i64) {
+        return;
+    }
+    let (position, j) = indices
+        .iter()
+        .map(|&j| j.into())
         .enumerate()
-        .map(|(position, j)| {
-            assert!(
-                (0..in_features as i64).contains(&j),
-                "fan-in index {j} at flat position {position} is out of range: indices must \
-                 lie in 0..{in_features} (the input width)"
-            );
-            j as u32
-        })
-        .collect()
+        .find(|&(_, j): &(usize, i64)| !(0..in_features as i64).contains(&j))
+        .expect("an index out of range exists");
+    panic!(
+        "fan-in index {j} at flat position {position} is out of range: indices must lie in \
+         0..{in_features} (the input width)"
+    );
 }
