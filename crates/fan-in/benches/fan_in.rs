@@ -2,7 +2,9 @@
 //! same run: forward, and forward + backward (weight *and* input gradient), plus the peak heap
 //! memory of one forward + backward on the CPU backends.
 //!
-//! Run (from the workspace root; `--features wgpu` adds the GPU backend):
+//! Run (from the workspace root; `--features wgpu` adds the GPU backend, and a trailing
+//! `-- fan_in_wgpu` measures only its group while the table still reads the others' last
+//! estimates):
 //!
 //! ```text
 //! cargo bench -p mcnn-fan-in --features flex,ndarray --bench fan_in
@@ -98,16 +100,21 @@ fn layers(device: &Device) -> Vec<Layer> {
     layers
 }
 
+// Results stay alive until the device has synced: a lazy backend (fusion) may skip work
+// whose result was dropped.
+
 fn forward(layer: &Layer, x: &Tensor<2>, device: &Device) {
-    black_box(layer.forward(x.clone()));
+    let y = black_box(layer.forward(x.clone()));
     device.sync().expect("device sync");
+    drop(y);
 }
 
 fn forward_backward(layer: &Layer, x: &Tensor<2>, device: &Device) {
     let x = x.clone().require_grad();
     let grads = layer.forward(x.clone()).sum().backward();
-    black_box(x.grad(&grads));
+    let dx = black_box(x.grad(&grads));
     device.sync().expect("device sync");
+    drop(dx);
 }
 
 fn main() {

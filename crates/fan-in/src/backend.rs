@@ -68,6 +68,7 @@ pub(crate) fn input_grad_shape(grad_output: &Shape, in_features: &usize) -> Shap
 }
 
 /// The CPU backends share one implementation.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 macro_rules! cpu_fan_in {
     ($backend:ty) => {
         impl FanInBackend for $backend {

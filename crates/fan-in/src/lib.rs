@@ -28,10 +28,17 @@
 //! assert_eq!(y.to_data().to_vec::<f32>().unwrap(), vec![99.0, 10.0]);
 //! # }
 //! ```
-#![allow(deprecated)] // NdArray is deprecated upstream in favour of Flex; we keep serving it.
+#![allow(deprecated)]
+// NdArray is deprecated upstream in favour of Flex; we keep serving it.
+// Without a backend feature the crate is its API only, and its implementations go unused.
+#![cfg_attr(
+    not(any(feature = "flex", feature = "ndarray", feature = "wgpu")),
+    allow(unused)
+)]
 
 mod autodiff;
 mod backend;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 mod cpu;
 #[cfg(feature = "wgpu")]
 mod cube;

@@ -1,4 +1,17 @@
 //! `FanInLinear`: a linear layer in which every output neuron reads `k` of the inputs.
+//!
+//! ```
+//! # #[cfg(feature = "flex")] {
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use mcnn_fan_in::FanInLinearConfig;
+//!
+//! let device = Device::flex();
+//! // 784 inputs, 300 outputs, each output reads 16 of the inputs.
+//! let layer = FanInLinearConfig::new(784, 300, 16).with_seed(7).init(&device);
+//! let x = Tensor::<2>::random([8, 784], Distribution::Normal(0.0, 1.0), &device);
+//! assert_eq!(layer.forward(x).dims(), [8, 300]);
+//! # }
+//! ```
 
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};

@@ -62,6 +62,28 @@ fn hand_computed_values_with_duplicate_indices() {
     });
 }
 
+/// Gradients through the autodiff backend, against values worked out by hand (the same
+/// example as above): `L = Σ dy ⊙ y` with a fixed `dy`.
+#[test]
+fn hand_computed_gradients_with_duplicate_indices() {
+    for_each_backend(|_, device| {
+        let ad = device.autodiff();
+        let x = Tensor::<2>::from_floats([[1.0, 10.0, 100.0], [2.0, 20.0, 200.0]], &ad);
+        let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]], &ad);
+        let (x, w) = (x.autodiff().require_grad(), w.autodiff().require_grad());
+        let indices = Tensor::from_ints([[1, 1, 0], [2, 0, 0]], &ad);
+        let dy = Tensor::<2>::from_floats([[1.0, 2.0], [-1.0, 0.5]], &ad);
+        let grads = (fan_in(x.clone(), w.clone(), indices, None) * dy)
+            .sum()
+            .backward();
+        // dw[o,m] = Σ_b dy[b,o] x[b, idx[o,m]]; dx[b,j] = Σ_{idx[o,m]=j} w[o,m] dy[b,o].
+        let dw = TensorData::from([[-10.0f32, -10.0, -1.0], [300.0, 3.0, 3.0]]);
+        let dx = TensorData::from([[4.0f32, 3.0, -2.0], [-2.75, -3.0, -0.5]]);
+        w.grad(&grads).unwrap().into_data().assert_eq(&dw, false);
+        x.grad(&grads).unwrap().into_data().assert_eq(&dx, false);
+    });
+}
+
 #[test]
 fn gradients_equal_autodiff_of_the_reference() {
     let host = host_device();

@@ -11,12 +11,12 @@
 //! (weight gradient). The transposed blocks live in per-thread scratch buffers, reused from
 //! call to call: fresh large buffers cost more in page faults than the edges cost in FMAs.
 
-use std::cell::RefCell;
-
 use rayon::prelude::*;
 
-/// Samples per batch block: 64 f32 lanes are 8 AVX registers.
-pub(crate) const LANES: usize = 64;
+#[cfg(target_arch = "x86_64")]
+use super::avx2;
+use super::layout::{LANES, blocks_to_feature_major, from_feature_major, lanes, lanes_mut};
+use super::layout::{to_feature_major, with_scratch};
 /// Output rows per task of the weight gradient.
 const ROWS_PER_TASK: usize = 16;
 /// Outputs whose results are gathered before they are written to the row-major output.
@@ -153,87 +153,6 @@ pub(crate) fn input_grad<I: EdgeIndex>(
     dx
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's scratch buffer of at least `len` floats, with stale contents.
-/// (A nested call, e.g. from a rayon task stolen while the buffer is lent, gets a fresh one.)
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buffer) => {
-            if buffer.len() < len {
-                buffer.resize(len, 0.0);
-            }
-            f(&mut buffer[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
-}
-
-/// `dst[j·LANES + l] = src[l·width + j]` for the `rows ≤ LANES` rows of `src`; lanes past
-/// `rows` are zero.
-fn to_feature_major(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
-    let done = avx2::transpose_tiles(src, width, dst, LANES, rows, width);
-    transpose_rest(src, width, dst, LANES, rows, width, done);
-    if rows < LANES {
-        for lanes in dst[..width * LANES].chunks_exact_mut(LANES) {
-            lanes[rows..].fill(0.0);
-        }
-    }
-}
-
-/// The inverse of [`to_feature_major`]: `dst[l·width + j] = src[j·LANES + l]` for `l < rows`.
-fn from_feature_major(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
-    let done = avx2::transpose_tiles(src, LANES, dst, width, width, rows);
-    transpose_rest(src, LANES, dst, width, width, rows, done);
-}
-
-/// `dst[c·dst_stride + r] = src[r·src_stride + c]` for `r < rows`, `c < cols`, except the
-/// `done = (rows_done, cols_done)` corner that the vector path already wrote.
-fn transpose_rest(
-    src: &[f32],
-    src_stride: usize,
-    dst: &mut [f32],
-    dst_stride: usize,
-    rows: usize,
-    cols: usize,
-    (rows_done, cols_done): (usize, usize),
-) {
-    const TILE: usize = 64;
-    for c0 in (0..cols).step_by(TILE) {
-        for r in 0..rows {
-            let c_start = if r < rows_done { c0.max(cols_done) } else { c0 };
-            for c in c_start..(c0 + TILE).min(cols) {
-                dst[c * dst_stride + r] = src[r * src_stride + c];
-            }
-        }
-    }
-}
-
-/// Every batch block of `src: [batch, width]` in feature-major layout, block after block.
-fn blocks_to_feature_major(src: &[f32], batch: usize, width: usize, dst: &mut [f32]) {
-    dst.par_chunks_mut(width * LANES)
-        .zip(src.par_chunks(width * LANES))
-        .enumerate()
-        .for_each(|(block, (dst, src))| {
-            let rows = (batch - block * LANES).min(LANES);
-            to_feature_major(src, rows, width, dst);
-        });
-}
-
-fn lanes(values: &[f32], row: usize) -> &[f32; LANES] {
-    values[row * LANES..(row + 1) * LANES]
-        .try_into()
-        .expect("LANES floats")
-}
-
-fn lanes_mut(values: &mut [f32], row: usize) -> &mut [f32; LANES] {
-    (&mut values[row * LANES..(row + 1) * LANES])
-        .try_into()
-        .expect("LANES floats")
-}
-
 #[inline(always)]
 fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
@@ -344,153 +263,6 @@ fn dots<const FMA: bool, const N: usize>(
     acc
 }
 
-/// Explicit AVX2 code where the compiler does not find it: the weight-gradient dot products
-/// (left to itself it vectorises across the edges instead of along the batch, at a quarter of
-/// the speed) and 8×8 transposes.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::{
-        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_setzero_ps,
-        _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
-    };
-
-    use super::{LANES, lanes};
-
-    const VECTOR: usize = 8;
-
-    /// The 8 floats of `values` from `at` (bounds-checked).
-    #[target_feature(enable = "avx2")]
-    fn load(values: &[f32], at: usize) -> __m256 {
-        let eight = &values[at..at + VECTOR];
-        // SAFETY: `eight` holds 8 floats; `loadu` has no alignment requirement.
-        unsafe { _mm256_loadu_ps(eight.as_ptr()) }
-    }
-
-    /// Stores 8 floats into `values` from `at` (bounds-checked).
-    #[target_feature(enable = "avx2")]
-    fn store(values: &mut [f32], at: usize, v: __m256) {
-        let eight = &mut values[at..at + VECTOR];
-        // SAFETY: `eight` holds 8 floats; `storeu` has no alignment requirement.
-        unsafe { _mm256_storeu_ps(eight.as_mut_ptr(), v) }
-    }
-
-    /// See [`super::dots`].
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dots<const N: usize>(
-        xt: &[f32],
-        dyt: &[f32],
-        blocks: usize,
-        in_features: usize,
-        out: usize,
-        o: usize,
-        js: [usize; N],
-    ) -> [f32; N] {
-        let mut acc = [_mm256_setzero_ps(); N];
-        for block in 0..blocks {
-            let g = lanes(dyt, block * out + o);
-            let xs = js.map(|j| lanes(xt, block * in_features + j));
-            for c in (0..LANES).step_by(VECTOR) {
-                let g = load(g, c);
-                for (acc, x) in acc.iter_mut().zip(&xs) {
-                    *acc = _mm256_fmadd_ps(g, load(*x, c), *acc);
-                }
-            }
-        }
-        acc.map(|v| {
-            let mut parts = [0.0f32; VECTOR];
-            store(&mut parts, 0, v);
-            let [a, b, c, d, e, f, g, h] = parts;
-            ((a + b) + (c + d)) + ((e + f) + (g + h))
-        })
-    }
-
-    /// Transposes the whole 8×8 tiles of the `rows × cols` matrix at `src` into `dst` (see
-    /// [`super::transpose_rest`]) and returns how many rows and columns they covered; `(0, 0)`
-    /// on a CPU without AVX2.
-    pub(super) fn transpose_tiles(
-        src: &[f32],
-        src_stride: usize,
-        dst: &mut [f32],
-        dst_stride: usize,
-        rows: usize,
-        cols: usize,
-    ) -> (usize, usize) {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return (0, 0);
-        }
-        let (rows8, cols8) = (rows / VECTOR * VECTOR, cols / VECTOR * VECTOR);
-        // SAFETY: AVX2 is available (checked above).
-        unsafe { tiles(src, src_stride, dst, dst_stride, rows8, cols8) };
-        (rows8, cols8)
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn tiles(
-        src: &[f32],
-        src_stride: usize,
-        dst: &mut [f32],
-        dst_stride: usize,
-        rows: usize,
-        cols: usize,
-    ) {
-        for r in (0..rows).step_by(VECTOR) {
-            for c in (0..cols).step_by(VECTOR) {
-                let row = |i: usize| load(src, (r + i) * src_stride + c);
-                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-                let (r4, r5, r6, r7) = (row(4), row(5), row(6), row(7));
-                let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
-                let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
-                let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
-                let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
-                let (s0, s1) = (
-                    _mm256_shuffle_ps::<0x44>(t0, t2),
-                    _mm256_shuffle_ps::<0xEE>(t0, t2),
-                );
-                let (s2, s3) = (
-                    _mm256_shuffle_ps::<0x44>(t1, t3),
-                    _mm256_shuffle_ps::<0xEE>(t1, t3),
-                );
-                let (s4, s5) = (
-                    _mm256_shuffle_ps::<0x44>(t4, t6),
-                    _mm256_shuffle_ps::<0xEE>(t4, t6),
-                );
-                let (s6, s7) = (
-                    _mm256_shuffle_ps::<0x44>(t5, t7),
-                    _mm256_shuffle_ps::<0xEE>(t5, t7),
-                );
-                let columns = [
-                    _mm256_permute2f128_ps::<0x20>(s0, s4),
-                    _mm256_permute2f128_ps::<0x20>(s1, s5),
-                    _mm256_permute2f128_ps::<0x20>(s2, s6),
-                    _mm256_permute2f128_ps::<0x20>(s3, s7),
-                    _mm256_permute2f128_ps::<0x31>(s0, s4),
-                    _mm256_permute2f128_ps::<0x31>(s1, s5),
-                    _mm256_permute2f128_ps::<0x31>(s2, s6),
-                    _mm256_permute2f128_ps::<0x31>(s3, s7),
-                ];
-                for (i, column) in columns.into_iter().enumerate() {
-                    store(dst, (c + i) * dst_stride + r, column);
-                }
-            }
-        }
-    }
-}
-
-/// Without x86-64 there is no vector path: the portable code does all of the transpose.
-#[cfg(not(target_arch = "x86_64"))]
-mod avx2 {
-    pub(super) fn transpose_tiles(
-        _: &[f32],
-        _: usize,
-        _: &mut [f32],
-        _: usize,
-        _: usize,
-        _: usize,
-    ) -> (usize, usize) {
-        (0, 0)
-    }
-}
-
 fma_dispatched! {
     fn input_grad_block(dyt: &[f32], edges: Edges<I>, dxt: &mut [f32]) = input_grad_block_generic;
 }
@@ -536,42 +308,6 @@ mod tests {
                 "element {i}: {a} vs {b}"
             );
         }
-    }
-
-    #[test]
-    fn transposes_of_ragged_matrices_match_the_definition() {
-        for (rows, cols) in [(1, 1), (7, 9), (8, 8), (17, 70), (64, 33)] {
-            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
-            let mut dst = vec![f32::NAN; rows * cols];
-            let done = avx2::transpose_tiles(&src, cols, &mut dst, rows, rows, cols);
-            transpose_rest(&src, cols, &mut dst, rows, rows, cols, done);
-            for r in 0..rows {
-                for c in 0..cols {
-                    assert_eq!(
-                        dst[c * rows + r],
-                        src[r * cols + c],
-                        "{rows}×{cols} at ({r}, {c})"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn feature_major_blocks_round_trip_and_pad_with_zeros() {
-        let (rows, width) = (37, 70);
-        let src: Vec<f32> = (0..rows * width).map(|v| v as f32 + 1.0).collect();
-        let mut fm = vec![f32::NAN; width * LANES];
-        to_feature_major(&src, rows, width, &mut fm);
-        for j in 0..width {
-            for l in 0..LANES {
-                let expected = if l < rows { src[l * width + j] } else { 0.0 };
-                assert_eq!(fm[j * LANES + l], expected);
-            }
-        }
-        let mut back = vec![0.0; rows * width];
-        from_feature_major(&fm, rows, width, &mut back);
-        assert_eq!(back, src);
     }
 
     #[test]
@@ -634,6 +370,20 @@ mod tests {
         }
         assert_close(&weight_grad(&x, &dy, batch, in_features, e), &dw);
         assert_close(&input_grad(&dy, batch, in_features, e), &dx);
+    }
+
+    /// The same checks on the portable code (the other tests run the AVX2 code on a CPU that
+    /// has it). Other tests running meanwhile may take the portable path too: both are right.
+    #[test]
+    fn the_portable_code_matches_the_definition_too() {
+        use std::sync::atomic::Ordering;
+        crate::cpu::tests::PORTABLE_ONLY.store(true, Ordering::Relaxed);
+        let result = std::panic::catch_unwind(|| {
+            hand_computed_forward_and_gradients();
+            all_three_match_the_definition_across_block_and_task_boundaries();
+        });
+        crate::cpu::tests::PORTABLE_ONLY.store(false, Ordering::Relaxed);
+        result.unwrap();
     }
 
     #[test]

@@ -21,9 +21,7 @@ macro_rules! fma_dispatched {
                 fn with_fma<I: EdgeIndex>($($arg: $ty),*) {
                     $generic::<true, I>($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
+                if $crate::cpu::fma_available() {
                     // SAFETY: the CPU supports the features `with_fma` was compiled for.
                     return unsafe { with_fma::<I>($($arg),*) };
                 }
@@ -33,7 +31,19 @@ macro_rules! fma_dispatched {
     };
 }
 
+mod avx2;
 mod kernels;
+mod layout;
+
+/// Whether the CPU runs the AVX2 + FMA code (which tests can switch off to test the rest).
+#[cfg(target_arch = "x86_64")]
+fn fma_available() -> bool {
+    #[cfg(test)]
+    if tests::PORTABLE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
 
 use kernels::Edges;
 
@@ -270,4 +280,12 @@ fn check_range<I: Copy + Into<i64>>(indices: &[I], in_features: usize) {
         "fan-in index {j} at flat position {position} is out of range: indices must lie in \
          0..{in_features} (the input width)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    /// Set by the kernel tests to run the portable code on a CPU with AVX2 + FMA.
+    pub(super) static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
 }
