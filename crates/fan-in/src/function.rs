@@ -42,23 +42,7 @@ pub fn try_fan_in<const D: usize>(
     }
     let dims = input.dims();
     let d_input = dims[D - 1];
-    let [d_output, k] = weight.dims();
-    if indices.dims() != [d_output, k] {
-        return Err(FanInError::new(
-            "indices",
-            format!("shape {:?}", indices.dims()),
-            format!("the shape of `weight`, [{d_output}, {k}]"),
-        ));
-    }
-    if let Some(bias) = &bias
-        && bias.dims() != [d_output]
-    {
-        return Err(FanInError::new(
-            "bias",
-            format!("shape {:?}", bias.dims()),
-            format!("[{d_output}] (d_output)"),
-        ));
-    }
+    let d_output = check_edges(&weight, &indices, bias.as_ref())?;
     let rows = dims[..D - 1].iter().product();
     let flat = input.reshape([rows, d_input]);
     let output = Tensor::<2>::from_dispatch(<Dispatch as FanInBackend>::fan_in_forward(
@@ -73,4 +57,31 @@ pub fn try_fan_in<const D: usize>(
     let mut out_dims = dims;
     out_dims[D - 1] = d_output;
     Ok(output.reshape(out_dims))
+}
+
+/// Checks that `indices` has the shape of `weight`, `[d_output, k]`, and `bias` the shape
+/// `[d_output]`; returns `d_output`.
+pub(crate) fn check_edges(
+    weight: &Tensor<2>,
+    indices: &Tensor<2, Int>,
+    bias: Option<&Tensor<1>>,
+) -> Result<usize, FanInError> {
+    let [d_output, k] = weight.dims();
+    if indices.dims() != [d_output, k] {
+        return Err(FanInError::new(
+            "indices",
+            format!("shape {:?}", indices.dims()),
+            format!("the shape of `weight`, [{d_output}, {k}]"),
+        ));
+    }
+    if let Some(bias) = bias
+        && bias.dims() != [d_output]
+    {
+        return Err(FanInError::new(
+            "bias",
+            format!("shape {:?}", bias.dims()),
+            format!("[{d_output}] (d_output)"),
+        ));
+    }
+    Ok(d_output)
 }

@@ -25,7 +25,7 @@
 //! let indices = Tensor::<2, Int>::from_ints([[2, 0], [1, 1]], &device);
 //! let weight = Tensor::<2>::from_floats([[1.0, -1.0], [0.5, 0.5]], &device);
 //! let y = fan_in(x, weight, indices, None);
-//! assert_eq!(y.to_data().to_vec::<f32>().unwrap(), vec![99.0, 10.0]);
+//! assert_eq!(y.to_data().try_to_vec::<f32>().unwrap(), vec![99.0, 10.0]);
 //! # }
 //! ```
 #![allow(deprecated)]

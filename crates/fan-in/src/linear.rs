@@ -137,23 +137,8 @@ impl FanInLinear {
         bias: Option<Tensor<1>>,
         d_input: usize,
     ) -> Result<Self, FanInError> {
-        let [d_output, k] = weight.dims();
-        if indices.dims() != [d_output, k] {
-            return Err(FanInError::new(
-                "indices",
-                format!("shape {:?}", indices.dims()),
-                format!("the shape of `weight`, [{d_output}, {k}]"),
-            ));
-        }
-        if let Some(bias) = &bias
-            && bias.dims() != [d_output]
-        {
-            return Err(FanInError::new(
-                "bias",
-                format!("shape {:?}", bias.dims()),
-                format!("[{d_output}]"),
-            ));
-        }
+        crate::function::check_edges(&weight, &indices, bias.as_ref())?;
+        let k = weight.dims()[1];
         let values = indices.to_data();
         if let Some((position, j)) = values
             .iter::<i64>()
@@ -204,7 +189,7 @@ impl FanInLinear {
         let dense = weight
             .to_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .expect("f32 after convert");
         let keep = mask.to_data().iter::<bool>().collect::<Vec<_>>();
         let rows: Vec<Vec<(i64, f32)>> = (0..d_output)

@@ -7,6 +7,18 @@
 //! From Gamboa and Keller, *Monte Carlo methods and neural networks* (NVIDIA), section 1 of
 //! the project's `algorithms.md`.
 //!
-//! Status: the crate exists so that the workspace has its final shape; the layer itself
-//! (`PartitionDropout`, with a custom forward and backward that recompute the mask) is being
-//! built (project issue 5). The random sources it will use live in `mcnn-sequences`.
+//! Status (project issue 5): the assignment of neurons to partitions ([`assignment`]), the
+//! step counter saved with the record, and the layer with its mask built from plain Burn ops
+//! and the LFSR-driven Bernoulli baseline are done and tested. Still to come: the custom
+//! forward/backward op that recomputes the mask instead of keeping it alive (CPU and CubeCL)
+//! and the variance experiment.
+
+pub mod assignment;
+mod bernoulli;
+mod dropout;
+mod step_counter;
+
+pub use assignment::{Assignment, assign};
+pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig};
+pub use dropout::{Mode, PartitionDropout, PartitionDropoutConfig, Scope};
+pub use step_counter::StepCounter;
