@@ -17,12 +17,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use burn::backend::Dispatch;
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Flag, Module, ModuleDisplay, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-use crate::StepCounter;
 use crate::assignment::{Assignment, assign};
+use crate::{PartitionMaskBackend, StepCounter};
 
 /// Which partitions are dropped at phase `k` of a cycle.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -99,13 +100,11 @@ pub struct PartitionDropout {
     cache: Arc<Mutex<(Option<CycleCache>, u64)>>,
 }
 
-/// One cycle's partitions, for one input layout.
+/// One cycle's partitions, `[rows, neurons]`, on the device they were last used on.
 #[derive(Debug)]
 struct CycleCache {
     cycle: u64,
-    rows: usize,
-    neurons: usize,
-    partitions: Vec<u32>,
+    table: Tensor<2, Int>,
 }
 
 impl PartitionDropoutConfig {
@@ -173,11 +172,24 @@ impl PartitionDropout {
             }
         };
         let neurons = mask_dims[1..].iter().product::<usize>();
+        let inner = dims[1..].iter().product::<usize>() / neurons.max(1);
         let step = self.step.advance();
         let p = self.partitions as u64;
         let (cycle, phase) = (step / p, (step % p) as u32);
-        let mask = self.mask(cycle, phase, rows, neurons);
-        input.clone() * Tensor::from_data(TensorData::new(mask, mask_dims), &input.device())
+        let table = self.table(cycle, rows, neurons, &input.device());
+        let pf = self.partitions as f32;
+        let (keep, scale) = match self.mode {
+            Mode::DropOne => (false, pf / (pf - 1.0)),
+            Mode::KeepOne => (true, pf),
+        };
+        let output = <Dispatch as PartitionMaskBackend>::partition_mask(
+            input.reshape([dims[0], neurons, inner]).into_dispatch(),
+            table.reshape([rows, neurons, 1]).into_dispatch(),
+            phase,
+            keep,
+            scale,
+        );
+        Tensor::<3>::from_dispatch(output).reshape(dims)
     }
 
     /// Starts over at step 0 (cycle 0, phase 0).
@@ -192,53 +204,54 @@ impl PartitionDropout {
         self.cache.lock().expect("cache lock").1
     }
 
-    /// The scaled keep-mask of phase `phase`, `[rows, neurons]` row-major, from the cycle's
-    /// assignment (drawn on the first step of the cycle, reused for the next `P − 1`).
-    fn mask(&self, cycle: u64, phase: u32, rows: usize, neurons: usize) -> Vec<f32> {
+    /// The cycle's partition table `[rows, neurons]` on `device`: drawn on the first step of
+    /// the cycle (one random number per neuron and row), uploaded once, reused by the next
+    /// `P − 1` steps and by their backward passes.
+    fn table(&self, cycle: u64, rows: usize, neurons: usize, device: &Device) -> Tensor<2, Int> {
         let mut guard = self.cache.lock().expect("cache lock");
         let (cache, draws) = &mut *guard;
-        let fresh =
-            matches!(cache, Some(c) if c.cycle == cycle && c.rows == rows && c.neurons == neurons);
-        if !fresh {
-            let mut partitions = Vec::with_capacity(rows * neurons);
-            for row in 0..rows {
-                let seed = self.seed;
-                let (parts, n) = assign(
-                    self.assignment,
-                    self.partitions,
-                    neurons,
-                    seed,
+        if let Some(c) = cache.as_ref()
+            && c.cycle == cycle
+            && c.table.dims() == [rows, neurons]
+        {
+            if c.table.device() != *device {
+                let table = c.table.clone().to_device(device);
+                *cache = Some(CycleCache {
                     cycle,
-                    row as u64,
-                );
-                partitions.extend(parts);
-                *draws += n;
+                    table: table.clone(),
+                });
+                return table;
             }
-            *cache = Some(CycleCache {
-                cycle,
-                rows,
-                neurons,
-                partitions,
-            });
+            return c.table.clone();
         }
-        let p = self.partitions as f32;
-        let (keep_partition, scale) = match self.mode {
-            Mode::DropOne => (false, p / (p - 1.0)),
-            Mode::KeepOne => (true, p),
+        let mut partitions = Vec::with_capacity(rows * neurons);
+        for row in 0..rows {
+            let seed = self.seed;
+            let (parts, n) = assign(
+                self.assignment,
+                self.partitions,
+                neurons,
+                seed,
+                cycle,
+                row as u64,
+            );
+            partitions.extend(parts);
+            *draws += n;
+        }
+        // One byte per entry where the partitions fit and the device stores bytes (a quarter
+        // of an f32 mask); else 32 bits.
+        let data = TensorData::new(partitions, [rows, neurons]);
+        let bytes = self.partitions <= u8::MAX as usize && device.supports_dtype(DType::U8);
+        let (data, dtype) = match bytes {
+            true => (data.convert::<u8>(), DType::U8),
+            false => (data.convert::<i32>(), DType::I32),
         };
-        cache
-            .as_ref()
-            .expect("filled above")
-            .partitions
-            .iter()
-            .map(|&q| {
-                if (q == phase) == keep_partition {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect()
+        let table = Tensor::from_data(data, (device, dtype));
+        *cache = Some(CycleCache {
+            cycle,
+            table: table.clone(),
+        });
+        table
     }
 }
 

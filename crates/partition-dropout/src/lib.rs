@@ -7,18 +7,27 @@
 //! From Gamboa and Keller, *Monte Carlo methods and neural networks* (NVIDIA), section 1 of
 //! the project's `algorithms.md`.
 //!
-//! Status (project issue 5): the assignment of neurons to partitions ([`assignment`]), the
-//! step counter saved with the record, and the layer with its mask built from plain Burn ops
-//! and the LFSR-driven Bernoulli baseline are done and tested. Still to come: the custom
-//! forward/backward op that recomputes the mask instead of keeping it alive (CPU and CubeCL)
-//! and the variance experiment.
+//! Status (project issue 5): the assignments of neurons to partitions ([`assignment`]), the
+//! step counter saved with the record, the layer with its custom masking op (a backward that
+//! rebuilds the mask from the cycle's partition table; CPU and CubeCL) and the LFSR-driven
+//! Bernoulli baseline are done and tested. Still to come: the variance experiment.
+
+#![allow(deprecated)]
+// NdArray is deprecated upstream in favour of Flex; we keep serving it.
+// Without a backend feature the crate is its API only, and its implementations go unused.
+#![cfg_attr(
+    not(any(feature = "flex", feature = "ndarray", feature = "wgpu")),
+    allow(unused)
+)]
 
 pub mod assignment;
 mod bernoulli;
 mod dropout;
+mod mask_op;
 mod step_counter;
 
 pub use assignment::{Assignment, assign};
 pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig};
 pub use dropout::{Mode, PartitionDropout, PartitionDropoutConfig, Scope};
+pub use mask_op::{PartitionMaskBackend, backward_passes, cube_launches};
 pub use step_counter::StepCounter;

@@ -282,3 +282,43 @@ mod bernoulli {
         BernoulliDropoutConfig::new(1.0).init();
     }
 }
+
+/// The gradient through the custom backward is the upstream gradient masked like the
+/// forward (with a ones input the forward's output *is* the scaled mask), on every backend,
+/// from the same host-drawn partition tables: every backend gives the host's masks.
+#[test]
+fn the_custom_backward_masks_the_gradient_and_backends_agree() {
+    let host = host_device();
+    host.seed(6);
+    let r = Tensor::<2>::random([3, 20], burn::tensor::Distribution::Normal(0.0, 1.0), &host);
+    let run = |device: &Device| {
+        let dropout = PartitionDropoutConfig::new(4).with_seed(2).init();
+        let ad = device.clone().autodiff();
+        let x = Tensor::<2>::ones([3, 20], &ad).autodiff().require_grad();
+        let before = partition_dropout::backward_passes();
+        let y = dropout.forward(x.clone());
+        let grads = (y.clone() * r.clone().to_device(&ad)).sum().backward();
+        let dx = x.grad(&grads).unwrap().into_data();
+        assert!(
+            partition_dropout::backward_passes() > before,
+            "custom backward did not run"
+        );
+        (y.into_data(), dx)
+    };
+    let (y_host, dx_host) = run(&host);
+    let expected = (Tensor::<2>::from_data(y_host.clone(), &host) * r.clone()).into_data();
+    dx_host.assert_approx_eq::<f32>(&expected, burn::tensor::Tolerance::absolute(1e-6));
+    for_each_backend(|kind, device| {
+        let launches = partition_dropout::cube_launches();
+        let (y, dx) = run(&device);
+        if kind == mcnn_backends::BackendKind::Wgpu {
+            assert!(
+                partition_dropout::cube_launches() >= launches + 2,
+                "the kernel did not run"
+            );
+        }
+        y.assert_approx_eq::<f32>(&y_host, burn::tensor::Tolerance::absolute(1e-6));
+        dx.assert_approx_eq::<f32>(&dx_host, burn::tensor::Tolerance::absolute(1e-6));
+        eprintln!("   {kind}: masks and gradients agree with the host");
+    });
+}
