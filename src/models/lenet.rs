@@ -93,6 +93,17 @@ impl LeNet5 {
     /// - images: `[batch, in_channels, image_size, image_size]`
     /// - output: `[batch, classes]` (logits)
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_with(images, |_, x| x)
+    }
+
+    /// [`forward`](Self::forward) with `between(i, x)` applied to the activations after the
+    /// `i`-th hidden fully connected layer (`i` = 0 after fc1, 1 after fc2): where dropout
+    /// goes.
+    pub fn forward_with(
+        &self,
+        images: Tensor<4>,
+        between: impl Fn(usize, Tensor<2>) -> Tensor<2>,
+    ) -> Tensor<2> {
         let x = self
             .pool
             .forward(self.activation.forward(self.conv1.forward(images)));
@@ -100,8 +111,8 @@ impl LeNet5 {
             .pool
             .forward(self.activation.forward(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.activation.forward(self.fc1.forward(x));
-        let x = self.activation.forward(self.fc2.forward(x));
+        let x = between(0, self.activation.forward(self.fc1.forward(x)));
+        let x = between(1, self.activation.forward(self.fc2.forward(x)));
         self.fc3.forward(x)
     }
 }

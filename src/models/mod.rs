@@ -1,8 +1,10 @@
 //! Reference models shared by the examples, the experiments and the tests.
 
 mod lenet;
+mod lenet_dropout;
 
 pub use lenet::{LeNet5, LeNet5Config};
+pub use lenet_dropout::{FeatureDropout, LeNet5Dropout};
 
 use burn::module::Module;
 use burn::tensor::Tensor;

@@ -1,0 +1,290 @@
+//! Experiment E1: the spread of LeNet-5's test accuracy on MNIST with partition dropout
+//! (P = 2..9) against Bernoulli dropout driven by the same LFSR (t = 1/2..1/9), over many
+//! seeds at the same training budget.
+//!
+//! ```text
+//! cargo run --release --example partition_dropout_variance -- --seeds 10 --train-images 3200 \
+//!     --plot docs/figures/e1_short.svg
+//! ```
+//!
+//! Dropout sits after both hidden fully connected layers. Every run gets its own seed for the
+//! weights, the data order and the dropout masks; run `s` of every setting uses the same
+//! seed. Prints a Markdown table (mean ± standard deviation per setting and averaged over the
+//! range) and, last, one JSON line with every accuracy.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::data::dataset::Dataset as _;
+use clap::Parser;
+use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
+use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
+use mcnn::training::{TrainingConfig, train};
+
+#[derive(Parser, Debug)]
+#[command(about = "Partition dropout vs Bernoulli dropout: accuracy spread over seeds (E1)")]
+struct Args {
+    /// Runs per setting.
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// Training images per run (the budget), taken from the start of the training set.
+    #[arg(long, default_value_t = 3200)]
+    train_images: usize,
+    /// Passes over those images.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Adam's learning rate, constant.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    backend: Option<String>,
+    /// Where to write the SVG strip plot of the accuracies.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// One setting: a dropout kind and its parameter.
+#[derive(Clone, Copy)]
+enum Setting {
+    Bernoulli(usize),
+    Partition(usize),
+}
+
+impl Setting {
+    fn label(self) -> String {
+        match self {
+            Setting::Bernoulli(n) => format!("Bernoulli t=1/{n}"),
+            Setting::Partition(p) => format!("partitions P={p}"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    if args.seeds < 2 {
+        return Err(format!(
+            "--seeds must be at least 2 for a standard deviation, got {}",
+            args.seeds
+        ));
+    }
+    if args.train_images == 0 {
+        return Err("--train-images must be at least 1".into());
+    }
+    let kind = match args.backend.as_deref() {
+        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string())?,
+        None => BackendKind::default_cpu().map_err(|e| e.to_string())?,
+    };
+    let dir = data_dir(args.data_dir.clone());
+    let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
+        .map_err(|e| e.to_string())?
+        .truncated(args.train_images);
+    let test_set =
+        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
+    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let settings: Vec<Setting> = (2..=9)
+        .map(Setting::Bernoulli)
+        .chain((2..=9).map(Setting::Partition))
+        .collect();
+    eprintln!(
+        "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test images",
+        settings.len(),
+        args.seeds,
+        train_set.len(),
+        args.epochs,
+        test_set.len()
+    );
+
+    let device = kind.device();
+    let mut results = Vec::new();
+    for &setting in &settings {
+        let mut accuracies = Vec::new();
+        for seed in 1..=args.seeds {
+            let config = TrainingConfig::new()
+                .with_epochs(args.epochs)
+                .with_batch_size(args.batch_size)
+                .with_learning_rate(args.learning_rate)
+                .with_cosine_decay(false)
+                .with_seed(seed)
+                .with_progress(false);
+            config.check()?;
+            let accuracy = match setting {
+                Setting::Bernoulli(n) => {
+                    let dropout = || {
+                        BernoulliDropoutConfig::new(1.0 / n as f64)
+                            .with_seed(seed)
+                            .init()
+                    };
+                    run_one(
+                        dropout, seed, &train_set, &test_set, &batcher, &config, &device,
+                    )
+                }
+                Setting::Partition(p) => {
+                    let dropout = || PartitionDropoutConfig::new(p).with_seed(seed).init();
+                    run_one(
+                        dropout, seed, &train_set, &test_set, &batcher, &config, &device,
+                    )
+                }
+            };
+            accuracies.push(accuracy);
+        }
+        let (mean, sd) = mean_sd(&accuracies);
+        eprintln!("{:<18} {mean:.4} ± {sd:.4}", setting.label());
+        results.push((setting, accuracies));
+    }
+
+    print_table(&results);
+    if let Some(path) = &args.plot {
+        write_plot(path, &results, args)?;
+        eprintln!("wrote {}", path.display());
+    }
+    let json: Vec<_> = results
+        .iter()
+        .map(|(s, acc)| serde_json::json!({"setting": s.label(), "accuracies": acc}))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "experiment": "E1", "backend": kind.name(), "seeds": args.seeds,
+            "train_images": train_set.len(), "epochs": args.epochs, "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate, "results": json,
+        })
+    );
+    Ok(())
+}
+
+/// Trains one LeNet-5 with `dropout()` after both hidden layers; returns the test accuracy.
+fn run_one<Dr: FeatureDropout>(
+    dropout: impl Fn() -> Dr,
+    seed: u64,
+    train_set: &ImageDataset,
+    test_set: &ImageDataset,
+    batcher: &ImageBatcher,
+    config: &TrainingConfig,
+    device: &burn::tensor::Device,
+) -> f64 {
+    // Weights drawn on the host: every backend and every setting start from the same model.
+    let host = host_device();
+    host.seed(seed);
+    let lenet = materialize(LeNet5Config::new().init(&host));
+    let model = LeNet5Dropout {
+        lenet,
+        after_fc1: dropout(),
+        after_fc2: dropout(),
+    };
+    let (_, reports) = train(model, train_set, test_set, batcher, config, device, |_| {});
+    reports.last().expect("at least one epoch").test_accuracy
+}
+
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+fn print_table(results: &[(Setting, Vec<f64>)]) {
+    println!("| setting | mean accuracy | standard deviation | min | max |");
+    println!("|---|---|---|---|---|");
+    for (setting, acc) in results {
+        let (mean, sd) = mean_sd(acc);
+        let min = acc.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = acc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        println!(
+            "| {} | {mean:.4} | {sd:.4} | {min:.4} | {max:.4} |",
+            setting.label()
+        );
+    }
+    for (name, bernoulli) in [
+        ("Bernoulli t = 1/2..1/9", true),
+        ("partitions P = 2..9", false),
+    ] {
+        let stats: Vec<(f64, f64)> = results
+            .iter()
+            .filter(|(s, _)| matches!(s, Setting::Bernoulli(_)) == bernoulli)
+            .map(|(_, acc)| mean_sd(acc))
+            .collect();
+        let n = stats.len() as f64;
+        let mean = stats.iter().map(|s| s.0).sum::<f64>() / n;
+        let sd = stats.iter().map(|s| s.1).sum::<f64>() / n;
+        println!("| **{name}, averaged** | **{mean:.4}** | **{sd:.4}** | | |");
+    }
+}
+
+/// A strip plot: one column per setting, one dot per run, a bar at the mean.
+fn write_plot(path: &PathBuf, results: &[(Setting, Vec<f64>)], args: &Args) -> Result<(), String> {
+    let all: Vec<f64> = results
+        .iter()
+        .flat_map(|(_, a)| a.iter().cloned())
+        .collect();
+    let lo = all.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = (lo - 0.05 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9));
+    let (w, h, left, top, bottom) = (960.0, 420.0, 70.0, 40.0, 110.0);
+    let col = (w - left - 20.0) / results.len() as f64;
+    let y = |v: f64| top + (h - top - bottom) * (hi - v) / (hi - lo);
+    let mut svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n\
+         <rect width='100%' height='100%' fill='white'/>\n\
+         <text x='{left}' y='22' font-size='14'>LeNet-5 on MNIST, test accuracy over {} seeds ({} training images × {} epoch(s))</text>\n",
+        args.seeds, args.train_images, args.epochs
+    );
+    for i in 0..=4 {
+        let v = lo + (hi - lo) * i as f64 / 4.0;
+        svg += &format!(
+            "<line x1='{left}' x2='{}' y1='{y:.1}' y2='{y:.1}' stroke='#ddd'/><text x='{}' y='{:.1}' text-anchor='end'>{v:.3}</text>\n",
+            w - 20.0,
+            left - 6.0,
+            y(v) + 4.0,
+            y = y(v)
+        );
+    }
+    for (i, (setting, acc)) in results.iter().enumerate() {
+        let cx = left + col * (i as f64 + 0.5);
+        let color = if matches!(setting, Setting::Bernoulli(_)) {
+            "#d95f02"
+        } else {
+            "#1b9e77"
+        };
+        for (k, &a) in acc.iter().enumerate() {
+            let jitter = (k as f64 / acc.len() as f64 - 0.5) * col * 0.5;
+            svg += &format!(
+                "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}' fill-opacity='0.7'/>\n",
+                cx + jitter,
+                y(a)
+            );
+        }
+        let (mean, _) = mean_sd(acc);
+        svg += &format!(
+            "<line x1='{:.1}' x2='{:.1}' y1='{m:.1}' y2='{m:.1}' stroke='black' stroke-width='2'/>\n",
+            cx - col * 0.35,
+            cx + col * 0.35,
+            m = y(mean)
+        );
+        svg += &format!(
+            "<text transform='translate({cx:.1},{:.1}) rotate(-50)' text-anchor='end'>{}</text>\n",
+            h - bottom + 14.0,
+            setting.label()
+        );
+    }
+    svg += "</svg>\n";
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, svg).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
