@@ -9,7 +9,8 @@
 //!
 //! Dropout sits after both hidden fully connected layers. Every run gets its own seed for the
 //! weights, the data order and the dropout masks; run `s` of every setting uses the same
-//! seed. Prints a Markdown table (mean ± standard deviation per setting and averaged over the
+//! seed (`--fixed-init`: the same weights and data order for all, only the dropout seed
+//! varies). Prints a Markdown table (mean ± standard deviation per setting and averaged over the
 //! range) and, last, one JSON line with every accuracy.
 
 use std::path::PathBuf;
@@ -44,6 +45,13 @@ struct Args {
     data_dir: Option<PathBuf>,
     #[arg(long)]
     backend: Option<String>,
+    /// Which t = 1/n and P = n to run (comma-separated, each 2..=9); all by default.
+    #[arg(long, value_delimiter = ',', default_values_t = 2..=9)]
+    values: Vec<usize>,
+    /// Start every run from the same weights and data order (seed 0): runs then differ only
+    /// in their dropout seed, so the spread is dropout's own.
+    #[arg(long)]
+    fixed_init: bool,
     /// Where to write the SVG strip plot of the accuracies.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -96,17 +104,24 @@ fn run(args: &Args) -> Result<(), String> {
     let test_set =
         ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
     let batcher = ImageBatcher::for_source(Source::Mnist);
-    let settings: Vec<Setting> = (2..=9)
-        .map(Setting::Bernoulli)
-        .chain((2..=9).map(Setting::Partition))
+    if let Some(bad) = args.values.iter().find(|n| !(2..=9).contains(*n)) {
+        return Err(format!("--values must lie in 2..=9, got {bad}"));
+    }
+    let settings: Vec<Setting> = (args.values.iter().copied().map(Setting::Bernoulli))
+        .chain(args.values.iter().copied().map(Setting::Partition))
         .collect();
     eprintln!(
-        "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test images",
+        "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test images{}",
         settings.len(),
         args.seeds,
         train_set.len(),
         args.epochs,
-        test_set.len()
+        test_set.len(),
+        if args.fixed_init {
+            ", same weights and data order for every run"
+        } else {
+            ""
+        }
     );
 
     let device = kind.device();
@@ -114,12 +129,14 @@ fn run(args: &Args) -> Result<(), String> {
     for &setting in &settings {
         let mut accuracies = Vec::new();
         for seed in 1..=args.seeds {
+            // `seed` drives the dropout masks; `init_seed` the weights and the data order.
+            let init_seed = if args.fixed_init { 0 } else { seed };
             let config = TrainingConfig::new()
                 .with_epochs(args.epochs)
                 .with_batch_size(args.batch_size)
                 .with_learning_rate(args.learning_rate)
                 .with_cosine_decay(false)
-                .with_seed(seed)
+                .with_seed(init_seed)
                 .with_progress(false);
             config.check()?;
             let accuracy = match setting {
@@ -130,13 +147,13 @@ fn run(args: &Args) -> Result<(), String> {
                             .init()
                     };
                     run_one(
-                        dropout, seed, &train_set, &test_set, &batcher, &config, &device,
+                        dropout, init_seed, &train_set, &test_set, &batcher, &config, &device,
                     )
                 }
                 Setting::Partition(p) => {
                     let dropout = || PartitionDropoutConfig::new(p).with_seed(seed).init();
                     run_one(
-                        dropout, seed, &train_set, &test_set, &batcher, &config, &device,
+                        dropout, init_seed, &train_set, &test_set, &batcher, &config, &device,
                     )
                 }
             };
@@ -161,16 +178,17 @@ fn run(args: &Args) -> Result<(), String> {
         serde_json::json!({
             "experiment": "E1", "backend": kind.name(), "seeds": args.seeds,
             "train_images": train_set.len(), "epochs": args.epochs, "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate, "results": json,
+            "learning_rate": args.learning_rate, "fixed_init": args.fixed_init, "results": json,
         })
     );
     Ok(())
 }
 
-/// Trains one LeNet-5 with `dropout()` after both hidden layers; returns the test accuracy.
+/// Trains one LeNet-5, its weights drawn from `init_seed`, with `dropout()` after both hidden
+/// layers; returns the test accuracy.
 fn run_one<Dr: FeatureDropout>(
     dropout: impl Fn() -> Dr,
-    seed: u64,
+    init_seed: u64,
     train_set: &ImageDataset,
     test_set: &ImageDataset,
     batcher: &ImageBatcher,
@@ -179,7 +197,7 @@ fn run_one<Dr: FeatureDropout>(
 ) -> f64 {
     // Weights drawn on the host: every backend and every setting start from the same model.
     let host = host_device();
-    host.seed(seed);
+    host.seed(init_seed);
     let lenet = materialize(LeNet5Config::new().init(&host));
     let model = LeNet5Dropout {
         lenet,
@@ -209,15 +227,19 @@ fn print_table(results: &[(Setting, Vec<f64>)]) {
             setting.label()
         );
     }
-    for (name, bernoulli) in [
-        ("Bernoulli t = 1/2..1/9", true),
-        ("partitions P = 2..9", false),
-    ] {
-        let stats: Vec<(f64, f64)> = results
+    for (name, bernoulli) in [("Bernoulli", true), ("partitions", false)] {
+        let chosen: Vec<_> = results
             .iter()
             .filter(|(s, _)| matches!(s, Setting::Bernoulli(_)) == bernoulli)
-            .map(|(_, acc)| mean_sd(acc))
             .collect();
+        let values: Vec<String> = chosen
+            .iter()
+            .map(|(s, _)| match s {
+                Setting::Bernoulli(n) | Setting::Partition(n) => n.to_string(),
+            })
+            .collect();
+        let name = format!("{name}, averaged over n = {}", values.join(", "));
+        let stats: Vec<(f64, f64)> = chosen.iter().map(|(_, acc)| mean_sd(acc)).collect();
         let n = stats.len() as f64;
         let mean = stats.iter().map(|s| s.0).sum::<f64>() / n;
         let sd = stats.iter().map(|s| s.1).sum::<f64>() / n;
@@ -240,8 +262,15 @@ fn write_plot(path: &PathBuf, results: &[(Setting, Vec<f64>)], args: &Args) -> R
     let mut svg = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n\
          <rect width='100%' height='100%' fill='white'/>\n\
-         <text x='{left}' y='22' font-size='14'>LeNet-5 on MNIST, test accuracy over {} seeds ({} training images × {} epoch(s))</text>\n",
-        args.seeds, args.train_images, args.epochs
+         <text x='{left}' y='22' font-size='14'>LeNet-5 on MNIST, test accuracy over {} seeds ({} training images × {} epoch(s){})</text>\n",
+        args.seeds,
+        args.train_images,
+        args.epochs,
+        if args.fixed_init {
+            ", same initial weights"
+        } else {
+            ""
+        }
     );
     for i in 0..=4 {
         let v = lo + (hi - lo) * i as f64 / 4.0;

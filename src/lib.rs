@@ -26,4 +26,5 @@ pub use sampled_conv;
 pub use sampled_linear;
 
 pub mod models;
+pub mod plot;
 pub mod training;

@@ -2,9 +2,11 @@
 
 mod lenet;
 mod lenet_dropout;
+mod mlp;
 
 pub use lenet::{LeNet5, LeNet5Config};
 pub use lenet_dropout::{FeatureDropout, LeNet5Dropout};
+pub use mlp::{Mlp, MlpConfig};
 
 use burn::module::Module;
 use burn::tensor::Tensor;

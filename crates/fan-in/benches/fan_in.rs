@@ -10,7 +10,8 @@
 //! cargo bench -p mcnn-fan-in --features flex,ndarray --bench fan_in
 //! ```
 //!
-//! Size: `in = out = 1024`, batch 128, `k ∈ {4, 16, 64, 256}` (density 1/256 … 1/4); weights,
+//! Size: `in = out = 1024`, batch 128, `k ∈ {4, 16, 64, 256}` (density 1/256 … 1/4), or
+//! `MCNN_BENCH_SHAPE=BATCHxWIDTH` (its groups are named `fan_in_<backend>_BATCHxWIDTH`); weights,
 //! indices and inputs from fixed seeds. Every iteration ends with a device sync, so GPU work is
 //! counted. After criterion's report the bench prints the table of ratios (fan-in time / dense
 //! time, from criterion's mean estimates) that `docs/RESULTS.md` quotes.
@@ -25,8 +26,27 @@ use criterion::Criterion;
 use mcnn_backends::BackendKind;
 use mcnn_fan_in::{FanInLinear, FanInLinearConfig};
 
-const BATCH: usize = 128;
-const WIDTH: usize = 1024;
+/// (batch, width): 128 × 1024 unless `MCNN_BENCH_SHAPE=BATCHxWIDTH` says otherwise.
+fn shape() -> (usize, usize) {
+    let Ok(text) = std::env::var("MCNN_BENCH_SHAPE") else {
+        return (128, 1024);
+    };
+    let parsed = text
+        .split_once('x')
+        .and_then(|(b, w)| Some((b.parse().ok()?, w.parse().ok()?)));
+    match parsed {
+        Some((batch, width)) if batch > 0 && width >= 256 => (batch, width),
+        _ => panic!("MCNN_BENCH_SHAPE must be BATCHxWIDTH with width ≥ 256, got {text:?}"),
+    }
+}
+
+/// Criterion group of a backend; the default shape keeps the plain name.
+fn group_name(kind: BackendKind) -> String {
+    match std::env::var("MCNN_BENCH_SHAPE") {
+        Ok(text) => format!("fan_in_{kind}_{text}"),
+        Err(_) => format!("fan_in_{kind}"),
+    }
+}
 const FAN_INS: [usize; 4] = [4, 16, 64, 256];
 
 /// The system allocator, counting the bytes in use and their peak.
@@ -90,11 +110,11 @@ impl Layer {
     }
 }
 
-fn layers(device: &Device) -> Vec<Layer> {
+fn layers(width: usize, device: &Device) -> Vec<Layer> {
     device.seed(1);
-    let mut layers = vec![Layer::Dense(LinearConfig::new(WIDTH, WIDTH).init(device))];
+    let mut layers = vec![Layer::Dense(LinearConfig::new(width, width).init(device))];
     for k in FAN_INS {
-        let config = FanInLinearConfig::new(WIDTH, WIDTH, k).with_seed(k as u64);
+        let config = FanInLinearConfig::new(width, width, k).with_seed(k as u64);
         layers.push(Layer::FanIn(config.init(device)));
     }
     layers
@@ -123,20 +143,21 @@ fn main() {
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(2))
         .configure_from_args();
+    let (batch, width) = shape();
     let mut memory = Vec::new();
     for kind in BackendKind::compiled() {
         let device = kind.device().autodiff();
         device.seed(2);
         let x =
-            Tensor::<2>::random([BATCH, WIDTH], Distribution::Normal(0.0, 1.0), &device).autodiff();
-        let layers: Vec<Layer> = layers(&device)
+            Tensor::<2>::random([batch, width], Distribution::Normal(0.0, 1.0), &device).autodiff();
+        let layers: Vec<Layer> = layers(width, &device)
             .into_iter()
             .map(|l| match l {
                 Layer::Dense(d) => Layer::Dense(mcnn_backends::materialize(d)),
                 Layer::FanIn(f) => Layer::FanIn(mcnn_backends::materialize(f)),
             })
             .collect();
-        let mut group = criterion.benchmark_group(format!("fan_in_{kind}"));
+        let mut group = criterion.benchmark_group(group_name(kind));
         for layer in &layers {
             group.bench_function(format!("{}_fwd", layer.name()), |b| {
                 b.iter(|| forward(layer, &x, &device))
@@ -154,7 +175,7 @@ fn main() {
         group.finish();
     }
     criterion.final_summary();
-    print_ratios(&memory);
+    print_ratios(width, &memory);
 }
 
 /// Mean time of a benchmark in seconds, from criterion's saved estimates.
@@ -166,20 +187,20 @@ fn mean_seconds(group: &str, id: &str) -> Option<f64> {
     Some(json["mean"]["point_estimate"].as_f64()? * 1e-9)
 }
 
-fn print_ratios(memory: &[(BackendKind, String, usize, usize)]) {
+fn print_ratios(width: usize, memory: &[(BackendKind, String, usize, usize)]) {
     println!(
         "\n| backend | layer | density | fwd ms | fwd ratio | fwd+bwd ms | fwd+bwd ratio \
          | held after fwd MiB | peak in fwd+bwd MiB |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for kind in BackendKind::compiled() {
-        let group = format!("fan_in_{kind}");
+        let group = group_name(kind);
         let dense_fwd = mean_seconds(&group, "dense_fwd");
         let dense_both = mean_seconds(&group, "dense_fwd_bwd");
         for (name, density) in std::iter::once(("dense".to_string(), 1.0)).chain(
             FAN_INS
                 .iter()
-                .map(|&k| (format!("k={k}"), k as f64 / WIDTH as f64)),
+                .map(|&k| (format!("k={k}"), k as f64 / width as f64)),
         ) {
             let (Some(fwd), Some(both), Some(dense_fwd), Some(dense_both)) = (
                 mean_seconds(&group, &format!("{name}_fwd")),

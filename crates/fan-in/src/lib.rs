@@ -45,6 +45,7 @@ mod cube;
 mod error;
 mod function;
 mod linear;
+mod pattern;
 pub mod probe;
 mod reference;
 
@@ -52,4 +53,5 @@ pub use backend::FanInBackend;
 pub use error::FanInError;
 pub use function::{fan_in, try_fan_in};
 pub use linear::{FanInLinear, FanInLinearConfig};
+pub use pattern::{pack_rows, random_indices};
 pub use reference::{dense_weight, fan_in_reference};

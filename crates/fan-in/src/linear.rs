@@ -17,8 +17,8 @@ use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
 use burn::nn::Initializer;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use mcnn_sequences::counter_hash::CounterHash;
 
+use crate::pattern::{pack_rows, random_indices};
 use crate::{FanInError, fan_in};
 
 /// Configuration of a [`FanInLinear`] with a random connection pattern: every output neuron
@@ -192,23 +192,9 @@ impl FanInLinear {
             .try_into_vec::<f32>()
             .expect("f32 after convert");
         let keep = mask.to_data().iter::<bool>().collect::<Vec<_>>();
-        let rows: Vec<Vec<(i64, f32)>> = (0..d_output)
-            .map(|o| {
-                (0..d_input)
-                    .filter(|&j| keep[o * d_input + j])
-                    .map(|j| (j as i64, dense[o * d_input + j]))
-                    .collect()
-            })
-            .collect();
-        let k = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        let mut indices = vec![0i64; d_output * k];
-        let mut weights = vec![0f32; d_output * k];
-        for (o, row) in rows.iter().enumerate() {
-            for (slot, &(j, w)) in row.iter().enumerate() {
-                indices[o * k + slot] = j;
-                weights[o * k + slot] = w;
-            }
-        }
+        let (indices, weights, k) = pack_rows(d_output, d_input, |o, j| {
+            keep[o * d_input + j].then_some(dense[o * d_input + j])
+        });
         Self::try_from_indices(
             Tensor::from_data(TensorData::new(weights, [d_output, k]), &device),
             Tensor::from_data(TensorData::new(indices, [d_output, k]), &device),
@@ -263,65 +249,5 @@ impl ModuleDisplay for FanInLinear {
             .add("fan_in", &k)
             .add("bias", &self.bias.is_some())
             .optional()
-    }
-}
-
-/// `k` distinct inputs per row, uniform, by Floyd's algorithm on a counter-based stream per
-/// row (so a row does not depend on the others); each row sorted for locality.
-fn random_indices(d_output: usize, k: usize, d_input: usize, seed: u64) -> Vec<i64> {
-    let root = CounterHash::from_seed(seed);
-    let mut taken = vec![false; d_input];
-    let mut indices = Vec::with_capacity(d_output * k);
-    for o in 0..d_output {
-        let stream = root.derive(o as u32);
-        let mut row = Vec::with_capacity(k);
-        for (counter, j) in (d_input - k..d_input).enumerate() {
-            // Uniform in 0..=j by multiply-shift (no modulo bias worth the name at 32 bits).
-            let t = ((stream.u32_at(counter as u32) as u64 * (j as u64 + 1)) >> 32) as usize;
-            let pick = if taken[t] { j } else { t };
-            taken[pick] = true;
-            row.push(pick);
-        }
-        row.sort_unstable();
-        for &j in &row {
-            taken[j] = false;
-        }
-        indices.extend(row.into_iter().map(|j| j as i64));
-    }
-    indices
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_rows_hold_distinct_in_range_indices_and_depend_on_the_seed() {
-        let a = random_indices(50, 7, 20, 1);
-        for row in a.chunks(7) {
-            assert!(
-                row.windows(2).all(|w| w[0] < w[1]),
-                "sorted and distinct: {row:?}"
-            );
-            assert!(row.iter().all(|&j| (0..20).contains(&j)));
-        }
-        assert_eq!(a, random_indices(50, 7, 20, 1));
-        assert_ne!(a, random_indices(50, 7, 20, 2));
-        // fan_in = d_input takes every input.
-        assert!(
-            random_indices(3, 5, 5, 9)
-                .chunks(5)
-                .all(|r| r == [0, 1, 2, 3, 4])
-        );
-    }
-
-    #[test]
-    fn random_rows_are_uniform_over_the_inputs() {
-        // 4000 rows of 3 out of 10: each input expected 1200 times (sd ≈ 29).
-        let mut hits = [0usize; 10];
-        for j in random_indices(4000, 3, 10, 5) {
-            hits[j as usize] += 1;
-        }
-        assert!(hits.iter().all(|&h| (1080..=1320).contains(&h)), "{hits:?}");
     }
 }

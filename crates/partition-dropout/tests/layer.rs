@@ -322,3 +322,53 @@ fn the_custom_backward_masks_the_gradient_and_backends_agree() {
         eprintln!("   {kind}: masks and gradients agree with the host");
     });
 }
+
+/// Central finite differences of `L(x) = Σ dropout(x) ⊙ r` against the custom backward, at
+/// step 0 of the cycle (reset before every evaluation, so each sees the same mask). `L` is
+/// linear in `x`, so the differences are exact up to rounding.
+#[test]
+fn the_custom_backward_matches_finite_differences() {
+    let host = host_device();
+    host.seed(9);
+    let x0 = Tensor::<2>::random([2, 12], burn::tensor::Distribution::Normal(0.0, 1.0), &host);
+    let r = Tensor::<2>::random([2, 12], burn::tensor::Distribution::Normal(0.0, 1.0), &host);
+    for_each_backend(|kind, device| {
+        let ad = device.autodiff();
+        for mode in [Mode::DropOne, Mode::KeepOne] {
+            let dropout = PartitionDropoutConfig::new(3)
+                .with_mode(mode)
+                .with_seed(4)
+                .init();
+            let r = r.clone().to_device(&ad);
+            let loss = |x: Tensor<2>| -> Tensor<1> {
+                dropout.reset();
+                (dropout.forward(x) * r.clone()).sum()
+            };
+            let x = x0.clone().to_device(&ad).autodiff().require_grad();
+            let grads = loss(x.clone()).backward();
+            let analytic = x.grad(&grads).unwrap().into_data().convert::<f32>();
+            let analytic = analytic.try_to_vec::<f32>().unwrap();
+            let base = x0
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let h = 1e-2f32;
+            for i in 0..base.len() {
+                let at = |delta: f32| {
+                    let mut values = base.clone();
+                    values[i] += delta;
+                    let x = Tensor::<2>::from_data(TensorData::new(values, [2, 12]), &ad);
+                    loss(x).into_scalar::<f32>()
+                };
+                let numeric = (at(h) - at(-h)) / (2.0 * h);
+                assert!(
+                    (numeric - analytic[i]).abs() < 2e-3 * (1.0 + analytic[i].abs()),
+                    "{kind} {mode:?}: element {i}: finite difference {numeric}, backward {}",
+                    analytic[i]
+                );
+            }
+        }
+    });
+}

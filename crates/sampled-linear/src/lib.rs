@@ -6,5 +6,36 @@
 //! Quantization of Neural Networks using Monte Carlo Methods* (arXiv:1905.12253), section 2
 //! of the project's `algorithms.md`.
 //!
-//! Status: the crate exists so that the workspace has its final shape; `SampledLinear` is being
-//! built (project issue 6) on the count samplers of `mcnn-sequences`.
+//! - [`SamplingConfig`]: budget ([`Budget`]: a sampling amount `K`, `N = ⌈K·n⌉`, or a fixed
+//!   number per neuron), [`Granularity`], [`SamplingScheme`] and seed.
+//! - [`SampledLinear`]: the compact layer (indices + integers + scales), computed through
+//!   the fan-in op; [`SampledLinear::from_linear`] makes it from a trained `Linear`.
+//! - [`sample_linears`]: every `Linear` of a model (or those a filter selects), with a
+//!   [`LayerReport`] per layer; [`map_linear_weights`] is the mapper behind it.
+//! - [`Baseline`] and [`apply_baseline`]: magnitude and random pruning, TWN ternary
+//!   thresholding and uniform rounding, to compare with at equal sparsity or bits.
+//!
+//! Weights keep Burn's layout at the API (`Linear` stores `[d_input, d_output]`); sampling
+//! works on output-major rows, one distribution per output neuron ([`output_major`]).
+#![cfg_attr(
+    not(any(feature = "flex", feature = "ndarray", feature = "wgpu")),
+    allow(unused)
+)]
+
+mod baselines;
+mod config;
+mod error;
+mod layer;
+mod mapper;
+mod report;
+mod sample;
+mod weights;
+
+pub use baselines::{Baseline, apply_baseline};
+pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
+pub use error::SampledLinearError;
+pub use layer::SampledLinear;
+pub use mapper::{map_linear_weights, sample_linears};
+pub use report::LayerReport;
+pub use sample::SampledWeights;
+pub use weights::{input_major_tensor, output_major};

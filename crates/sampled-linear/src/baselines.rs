@@ -1,0 +1,328 @@
+//! The plain alternatives a user would otherwise reach for, without retraining: magnitude
+//! pruning, random pruning, ternary thresholding (TWN) and symmetric uniform rounding.
+//! All work on output-major rows (`[d_output, d_input]`) and return dense rows, so they
+//! plug into [`map_linear_weights`](crate::map_linear_weights) like sampling does.
+
+use burn::module::Module;
+use mcnn_fan_in::random_indices;
+
+use crate::config::Granularity;
+use crate::error::SampledLinearError;
+use crate::mapper::map_linear_weights;
+use crate::report::LayerReport;
+
+/// A baseline compression of a layer's weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Baseline {
+    /// Keep the largest `|w|`: a `keep` fraction of each neuron's weights, or of the layer's.
+    Magnitude {
+        /// The fraction of weights kept, in `(0, 1]`.
+        keep: f64,
+        /// Per neuron or per layer.
+        granularity: Granularity,
+    },
+    /// Keep a uniformly random `keep` fraction of each neuron's weights (seeded), unscaled.
+    Random {
+        /// The fraction of weights kept, in `(0, 1]`.
+        keep: f64,
+        /// The seed of the choice.
+        seed: u64,
+    },
+    /// Ternary weight networks' thresholding (Li, Zhang and Liu 2016), per layer:
+    /// `Δ = 0.7 · mean|w|`, weights with `|w| > Δ` become `±α` with `α` their mean `|w|`,
+    /// the others 0.
+    Ternary,
+    /// Symmetric uniform rounding to `bits` bits, one scale per layer:
+    /// `s = max|w| / (2^(bits−1) − 1)`, `w ↦ s · round(w / s)`.
+    Uniform {
+        /// Bits per weight, in `2..=16`.
+        bits: u32,
+    },
+}
+
+impl Baseline {
+    /// A short name for tables and plots.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Magnitude { granularity, .. } => {
+                format!("magnitude {}", granularity_name(*granularity))
+            }
+            Self::Random { .. } => "random per neuron".into(),
+            Self::Ternary => "TWN ternary".into(),
+            Self::Uniform { bits } => format!("uniform {bits}-bit"),
+        }
+    }
+
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`SampledLinearError::InvalidConfig`] naming `keep` outside `(0, 1]` or `bits`
+    /// outside `2..=16`.
+    pub fn check(&self) -> Result<(), SampledLinearError> {
+        match *self {
+            Self::Magnitude { keep, .. } | Self::Random { keep, .. }
+                if !(keep > 0.0 && keep <= 1.0) =>
+            {
+                Err(SampledLinearError::config(
+                    "keep",
+                    keep,
+                    "a fraction in (0, 1]",
+                ))
+            }
+            Self::Uniform { bits } if !(2..=16).contains(&bits) => {
+                Err(SampledLinearError::config("bits", bits, "2..=16"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies the baseline to output-major `rows` (`[d_output, d_input]`); `layer` names the
+    /// layer in errors and in the report.
+    ///
+    /// # Errors
+    /// A bad parameter ([`Baseline::check`]) or a NaN or infinite weight.
+    pub fn apply(
+        &self,
+        rows: &[f32],
+        d_output: usize,
+        d_input: usize,
+        layer: &str,
+    ) -> Result<(Vec<f32>, LayerReport), SampledLinearError> {
+        self.check()?;
+        check_finite(rows, d_input, layer)?;
+        let mut out = rows.to_vec();
+        let mut report = LayerReport {
+            layer: layer.to_string(),
+            method: self.describe(),
+            d_input,
+            d_output,
+            samples_per_group: None,
+            nonzero: 0,
+            max_abs_q: None,
+            bits: 32,
+            scales: None,
+        };
+        match *self {
+            Self::Magnitude { keep, granularity } => match granularity {
+                Granularity::PerNeuron => {
+                    for row in out.chunks_mut(d_input) {
+                        keep_largest(row, kept(keep, d_input));
+                    }
+                }
+                Granularity::PerLayer => keep_largest(&mut out, kept(keep, rows.len())),
+            },
+            Self::Random { keep, seed } => {
+                let k = kept(keep, d_input);
+                let chosen = random_indices(d_output, k, d_input, seed);
+                out.fill(0.0);
+                for (o, picks) in chosen.chunks(k).enumerate() {
+                    for &j in picks {
+                        let at = o * d_input + j as usize;
+                        out[at] = rows[at];
+                    }
+                }
+            }
+            Self::Ternary => {
+                let mean_abs = mean(rows.iter().map(|w| w.abs()));
+                let delta = 0.7 * mean_abs;
+                let alpha = mean(rows.iter().map(|w| w.abs()).filter(|&a| a > delta));
+                for w in &mut out {
+                    *w = if w.abs() > delta {
+                        alpha.copysign(*w)
+                    } else {
+                        0.0
+                    };
+                }
+                report.max_abs_q = Some(u32::from(alpha > 0.0));
+                report.bits = 2;
+                report.scales = Some((alpha, alpha));
+            }
+            Self::Uniform { bits } => {
+                let levels = ((1u32 << (bits - 1)) - 1) as f32;
+                let max_abs = rows.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+                let scale = max_abs / levels;
+                let mut max_q = 0u32;
+                if scale > 0.0 {
+                    for w in &mut out {
+                        let q = (*w / scale).round();
+                        max_q = max_q.max(q.abs() as u32);
+                        *w = scale * q;
+                    }
+                }
+                report.max_abs_q = Some(max_q);
+                report.bits = bits;
+                report.scales = Some((scale, scale));
+            }
+        }
+        report.nonzero = out.iter().filter(|&&w| w != 0.0).count();
+        Ok((out, report))
+    }
+}
+
+/// Applies `baseline` to every `Linear` of `model` that `filter` accepts (see
+/// [`map_linear_weights`]).
+///
+/// # Errors
+/// As [`Baseline::apply`], naming the layer by its path.
+pub fn apply_baseline<M: Module>(
+    model: M,
+    baseline: Baseline,
+    filter: impl Fn(&str) -> bool,
+) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
+    baseline.check()?;
+    map_linear_weights(model, filter, |layer, rows, d_output, d_input, _| {
+        baseline.apply(rows, d_output, d_input, layer)
+    })
+}
+
+pub(crate) fn granularity_name(granularity: Granularity) -> &'static str {
+    match granularity {
+        Granularity::PerNeuron => "per neuron",
+        Granularity::PerLayer => "per layer",
+    }
+}
+
+/// A NaN or infinite weight, named by layer, output and input.
+pub(crate) fn check_finite(
+    rows: &[f32],
+    d_input: usize,
+    layer: &str,
+) -> Result<(), SampledLinearError> {
+    match rows.iter().position(|w| !w.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(SampledLinearError::NonFiniteWeight {
+            layer: layer.to_string(),
+            output: index / d_input,
+            input: index % d_input,
+            value: rows[index],
+        }),
+    }
+}
+
+/// How many of `n` weights a `keep` fraction keeps: rounded, at least 1.
+fn kept(keep: f64, n: usize) -> usize {
+    ((keep * n as f64).round() as usize).clamp(1, n)
+}
+
+/// Zeroes all but the `k` largest `|w|` of `values` (ties: the earlier index wins).
+fn keep_largest(values: &mut [f32], k: usize) {
+    if k >= values.len() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.select_nth_unstable_by(k, |&a, &b| {
+        values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b))
+    });
+    for &i in &order[k..] {
+        values[i] = 0.0;
+    }
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> f32 {
+    let (sum, n) = values.fold((0.0f64, 0usize), |(s, n), v| (s + v as f64, n + 1));
+    if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROWS: [f32; 8] = [0.1, -0.8, 0.3, -0.05, 1.0, 0.2, -0.4, 0.0];
+
+    fn run(baseline: Baseline) -> (Vec<f32>, LayerReport) {
+        baseline.apply(&ROWS, 2, 4, "fc").unwrap()
+    }
+
+    #[test]
+    fn magnitude_keeps_the_largest_per_neuron_and_per_layer() {
+        let per_neuron = Baseline::Magnitude {
+            keep: 0.5,
+            granularity: Granularity::PerNeuron,
+        };
+        assert_eq!(
+            run(per_neuron).0,
+            vec![0.0, -0.8, 0.3, 0.0, 1.0, 0.0, -0.4, 0.0]
+        );
+        let per_layer = Baseline::Magnitude {
+            keep: 0.25,
+            granularity: Granularity::PerLayer,
+        };
+        let (out, report) = run(per_layer);
+        assert_eq!(out, vec![0.0, -0.8, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!((report.nonzero, report.bits), (2, 32));
+    }
+
+    #[test]
+    fn random_keeps_that_many_original_weights_per_neuron() {
+        let (out, _) = run(Baseline::Random { keep: 0.5, seed: 4 });
+        assert!(
+            out.iter()
+                .zip(&ROWS)
+                .all(|(&w, &original)| w == 0.0 || w == original)
+        );
+        let nonzero = |row: &[f32]| row.iter().filter(|&&w| w != 0.0).count();
+        assert_eq!(nonzero(&out[..4]), 2); // all four are non-zero: two kept
+        assert!((1..=2).contains(&nonzero(&out[4..]))); // two picks, one may be the 0.0
+        assert_ne!(
+            run(Baseline::Random { keep: 0.5, seed: 4 }).0,
+            run(Baseline::Random { keep: 0.5, seed: 5 }).0,
+            "the seed should matter (for this small case it does for seeds 4 and 5)"
+        );
+    }
+
+    #[test]
+    fn ternary_by_hand() {
+        // mean|w| = 2.85 / 8 = 0.35625, Δ = 0.249375; above it: 0.8, 0.3, 1.0, 0.4 → α = 0.625.
+        let (out, report) = run(Baseline::Ternary);
+        assert_eq!(out, vec![0.0, -0.625, 0.625, 0.0, 0.625, 0.0, -0.625, 0.0]);
+        assert!(report.is_ternary() && report.bits == 2);
+    }
+
+    #[test]
+    fn uniform_rounding_by_hand() {
+        // 3 bits: levels ±3, s = 1/3.
+        let (out, report) = run(Baseline::Uniform { bits: 3 });
+        let s = 1.0f32 / 3.0;
+        let expected: Vec<f32> = [0.0, -2.0, 1.0, 0.0, 3.0, 1.0, -1.0, 0.0]
+            .iter()
+            .map(|q| s * q)
+            .collect();
+        assert_eq!(out, expected);
+        assert_eq!((report.max_abs_q, report.bits), (Some(3), 3));
+    }
+
+    #[test]
+    fn bad_parameters_and_weights_are_named() {
+        let bad = Baseline::Magnitude {
+            keep: 1.5,
+            granularity: Granularity::PerLayer,
+        };
+        assert!(
+            bad.apply(&ROWS, 2, 4, "fc")
+                .unwrap_err()
+                .to_string()
+                .contains("`keep` = 1.5")
+        );
+        let bad = Baseline::Uniform { bits: 1 };
+        assert!(
+            bad.apply(&ROWS, 2, 4, "fc")
+                .unwrap_err()
+                .to_string()
+                .contains("`bits` = 1")
+        );
+        let mut rows = ROWS;
+        rows[6] = f32::INFINITY;
+        let err = Baseline::Ternary.apply(&rows, 2, 4, "fc9").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SampledLinearError::NonFiniteWeight {
+                    output: 1,
+                    input: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+use std::fmt;
+
+use mcnn_sequences::SamplingError;
+
+/// Why a layer (or a configuration) could not be sampled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampledLinearError {
+    /// A configuration value out of its range.
+    InvalidConfig {
+        /// The parameter, as named in the API (`budget`, `keep_fraction`, …).
+        parameter: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A weight of a layer is NaN or infinite.
+    NonFiniteWeight {
+        /// The layer's name (its path in the model, or the name passed).
+        layer: String,
+        /// The output neuron (column of Burn's `[d_input, d_output]` weight).
+        output: usize,
+        /// The input (row of Burn's weight).
+        input: usize,
+        /// The weight.
+        value: f32,
+    },
+    /// The sampler refused a layer's weights, e.g. a scale `Σ|w| / N` below the smallest
+    /// normal `f32`.
+    Sampling {
+        /// The layer's name.
+        layer: String,
+        /// What the sampler said.
+        source: SamplingError,
+    },
+}
+
+impl SampledLinearError {
+    pub(crate) fn config(
+        parameter: &'static str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Self::InvalidConfig {
+            parameter,
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+impl fmt::Display for SampledLinearError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidConfig {
+                parameter,
+                value,
+                allowed,
+            } => write!(f, "invalid `{parameter}` = {value}: {allowed}"),
+            Self::NonFiniteWeight {
+                layer,
+                output,
+                input,
+                value,
+            } => write!(
+                f,
+                "layer `{layer}`: weight of input {input} to output {output} is {value}; \
+                 sampling needs finite weights"
+            ),
+            Self::Sampling { layer, source } => write!(f, "layer `{layer}`: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for SampledLinearError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Sampling { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! What sampling (or a baseline) made of a layer, and a Markdown table of it.
+
+use std::fmt::Write as _;
+
+/// What sampling, or a baseline, made of one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerReport {
+    /// The layer's path in the model (`fc1`, `lenet.fc2`, …) or the name it was given.
+    pub layer: String,
+    /// How its weights were made (`jittered per neuron`, `magnitude per layer`, …).
+    pub method: String,
+    /// Number of inputs.
+    pub d_input: usize,
+    /// Number of outputs.
+    pub d_output: usize,
+    /// Samples `N` per group, for the sampled methods.
+    pub samples_per_group: Option<usize>,
+    /// Weights that are not zero.
+    pub nonzero: usize,
+    /// `max |q|` of the integer weights, for the sampled methods (1: ternary).
+    pub max_abs_q: Option<u32>,
+    /// Bits per stored non-zero weight value: `⌈log2(2·max|q| + 1)⌉` for signed integers,
+    /// 32 for float weights.
+    pub bits: u32,
+    /// The smallest and largest scale, where the weights are integers times scales.
+    pub scales: Option<(f32, f32)>,
+}
+
+impl LayerReport {
+    /// Bits that hold every integer in `-max_abs..=max_abs`: 0 for all zero, 2 for
+    /// ternary, 3 up to ±3, …
+    pub fn signed_bits(max_abs: u32) -> u32 {
+        let levels = 2 * max_abs as u64 + 1;
+        u64::BITS - (levels - 1).leading_zeros()
+    }
+
+    /// The number of weights, `d_input · d_output`.
+    pub fn weights(&self) -> usize {
+        self.d_input * self.d_output
+    }
+
+    /// The fraction of weights that are not zero.
+    pub fn nonzero_fraction(&self) -> f64 {
+        self.nonzero as f64 / self.weights() as f64
+    }
+
+    /// Whether every weight is `-s`, 0 or `+s` for its group's scale `s`.
+    pub fn is_ternary(&self) -> bool {
+        self.max_abs_q.is_some_and(|m| m <= 1)
+    }
+
+    /// A Markdown table, one row per report.
+    pub fn markdown(reports: &[LayerReport]) -> String {
+        let mut out = String::from(
+            "| layer | method | shape (in × out) | samples per group | non-zero | max abs q \
+             | bits | ternary | scales |\n|---|---|---|---|---|---|---|---|---|\n",
+        );
+        let dash = || "–".to_string();
+        for r in reports {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} × {} | {} | {:.2}% | {} | {} | {} | {} |",
+                r.layer,
+                r.method,
+                r.d_input,
+                r.d_output,
+                r.samples_per_group.map_or_else(dash, |n| n.to_string()),
+                100.0 * r.nonzero_fraction(),
+                r.max_abs_q.map_or_else(dash, |m| m.to_string()),
+                r.bits,
+                if r.is_ternary() { "yes" } else { "no" },
+                r.scales.map_or_else(dash, |(lo, hi)| if lo == hi {
+                    format!("{lo:.3e}")
+                } else {
+                    format!("{lo:.3e} … {hi:.3e}")
+                }),
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_bits_by_hand() {
+        let expected = [(0, 0), (1, 2), (2, 3), (3, 3), (4, 4), (7, 4), (8, 5)];
+        for (max_abs, bits) in expected {
+            assert_eq!(
+                LayerReport::signed_bits(max_abs),
+                bits,
+                "max |q| = {max_abs}"
+            );
+        }
+    }
+
+    #[test]
+    fn fractions_and_table() {
+        let report = LayerReport {
+            layer: "fc1".into(),
+            method: "jittered per neuron".into(),
+            d_input: 4,
+            d_output: 5,
+            samples_per_group: Some(4),
+            nonzero: 5,
+            max_abs_q: Some(1),
+            bits: 2,
+            scales: Some((0.5, 0.5)),
+        };
+        assert_eq!(report.nonzero_fraction(), 0.25);
+        assert!(report.is_ternary());
+        let table = LayerReport::markdown(&[report]);
+        assert!(
+            table.contains(
+                "| fc1 | jittered per neuron | 4 × 5 | 4 | 25.00% | 1 | 2 | yes | 5.000e-1 |"
+            ),
+            "{table}"
+        );
+    }
+}

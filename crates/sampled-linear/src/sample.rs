@@ -1,0 +1,198 @@
+//! Sampling the weights of one layer: signed integer counts and one scale per group.
+
+use mcnn_sequences::SamplingError;
+use mcnn_sequences::counts::{row_counts, sample_counts};
+
+use crate::config::{Granularity, SamplingConfig};
+use crate::error::SampledLinearError;
+use crate::report::LayerReport;
+
+/// The sampled weights of one layer, output-major (`[d_output, d_input]`, the transpose of
+/// Burn's `Linear` weight): `w[o, j] ≈ scales[o] · q[o, j]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampledWeights {
+    /// The signed counts `q`, row-major `[d_output, d_input]`.
+    pub q: Vec<i32>,
+    /// One scale `S / N` per output neuron (all equal when sampled per layer; 0 for an
+    /// all-zero neuron).
+    pub scales: Vec<f32>,
+    /// Number of output neurons.
+    pub d_output: usize,
+    /// Number of inputs.
+    pub d_input: usize,
+    /// Samples `N` per group (per neuron, or for the whole layer).
+    pub samples_per_group: usize,
+}
+
+impl SampledWeights {
+    /// Samples the output-major weights `rows` (`[d_output, d_input]`, row-major) as
+    /// `config` says. `layer` names the layer in errors.
+    ///
+    /// # Errors
+    /// [`SampledLinearError::InvalidConfig`] for a bad budget, `NonFiniteWeight` for a NaN
+    /// or infinite weight (naming the layer, output and input), `Sampling` for a scale that
+    /// overflows or underflows `f32`. An all-zero neuron is not an error: its counts and
+    /// scale are 0, so it outputs its bias.
+    ///
+    /// # Panics
+    /// If `rows.len() != d_output · d_input` or either is 0 (a caller's bug, not data).
+    pub fn sample(
+        rows: &[f32],
+        d_output: usize,
+        d_input: usize,
+        config: &SamplingConfig,
+        layer: &str,
+    ) -> Result<Self, SampledLinearError> {
+        assert!(
+            d_output > 0 && d_input > 0 && rows.len() == d_output * d_input,
+            "SampledWeights::sample: {} weights for d_output = {d_output}, d_input = {d_input}",
+            rows.len()
+        );
+        config.check()?;
+        let samples_per_group = config.samples(d_input, d_output);
+        let scheme = config.scheme.scheme();
+        let in_layer = |source: SamplingError| match source {
+            SamplingError::NonFiniteWeight { index, value } => {
+                SampledLinearError::NonFiniteWeight {
+                    layer: layer.to_string(),
+                    output: index / d_input,
+                    input: index % d_input,
+                    value,
+                }
+            }
+            source => SampledLinearError::Sampling {
+                layer: layer.to_string(),
+                source,
+            },
+        };
+        let (q, scales) = match config.granularity {
+            Granularity::PerNeuron => {
+                let counts = row_counts(
+                    rows,
+                    d_output,
+                    d_input,
+                    samples_per_group,
+                    scheme,
+                    config.seed,
+                )
+                .map_err(in_layer)?;
+                let scales = counts.summaries.iter().map(|s| s.scale).collect();
+                (counts.q, scales)
+            }
+            Granularity::PerLayer => {
+                let counts = sample_counts(rows, samples_per_group, scheme, config.seed)
+                    .map_err(in_layer)?;
+                (counts.q, vec![counts.summary.scale; d_output])
+            }
+        };
+        Ok(Self {
+            q,
+            scales,
+            d_output,
+            d_input,
+            samples_per_group,
+        })
+    }
+
+    /// The estimate `scales[o] · q[o, j]`, output-major `[d_output, d_input]`.
+    pub fn dequantize(&self) -> Vec<f32> {
+        self.q
+            .chunks(self.d_input)
+            .zip(&self.scales)
+            .flat_map(|(row, &scale)| row.iter().map(move |&q| scale * q as f32))
+            .collect()
+    }
+
+    /// `max |q|`: 1 means ternary weights.
+    pub fn max_abs_q(&self) -> u32 {
+        self.q.iter().map(|q| q.unsigned_abs()).max().unwrap_or(0)
+    }
+
+    /// What sampling made of the layer; `method` says how it was sampled.
+    pub fn report(&self, layer: &str, method: &str) -> LayerReport {
+        let max_abs_q = self.max_abs_q();
+        let (scale_min, scale_max) = self
+            .scales
+            .iter()
+            .fold((f32::INFINITY, 0.0f32), |(lo, hi), &s| {
+                (lo.min(s), hi.max(s))
+            });
+        LayerReport {
+            layer: layer.to_string(),
+            method: method.to_string(),
+            d_input: self.d_input,
+            d_output: self.d_output,
+            samples_per_group: Some(self.samples_per_group),
+            nonzero: self.q.iter().filter(|&&q| q != 0).count(),
+            max_abs_q: Some(max_abs_q),
+            bits: LayerReport::signed_bits(max_abs_q),
+            scales: Some((scale_min, scale_max)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Budget, SamplingScheme};
+
+    #[test]
+    fn systematic_per_neuron_counts_match_the_closed_form_by_hand() {
+        // Row 0: |w| = (3, 1, 0, 4), S = 8, N = ⌈1.0 · 4⌉ = 4: N p = (1.5, 0.5, 0, 2):
+        // systematic counts are ⌊·⌋ or ⌈·⌉ with Σ = 4 and the weight of 4 gets exactly 2.
+        let rows = [3.0, -1.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0];
+        let config = SamplingConfig::new(Budget::Amount(1.0))
+            .with_scheme(SamplingScheme::Systematic)
+            .with_seed(3);
+        let s = SampledWeights::sample(&rows, 2, 4, &config, "fc").unwrap();
+        let row0 = &s.q[..4];
+        assert_eq!(row0.iter().map(|q| q.abs()).sum::<i32>(), 4);
+        assert!((1..=2).contains(&row0[0]) && (-1..=0).contains(&row0[1]));
+        assert_eq!((row0[2], row0[3]), (0, 2));
+        assert_eq!(s.scales[0], 2.0); // S / N = 8 / 4
+        // The all-zero row: zero counts, zero scale, no NaN.
+        assert_eq!(&s.q[4..], &[0, 0, 0, 0]);
+        assert_eq!(s.scales[1], 0.0);
+        assert!(s.dequantize().iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn per_layer_shares_one_scale_and_spends_the_layer_budget() {
+        let rows: Vec<f32> = (0..12).map(|i| (i as f32 - 5.5) / 3.0).collect();
+        let config =
+            SamplingConfig::new(Budget::PerNeuron(5)).with_granularity(Granularity::PerLayer);
+        let s = SampledWeights::sample(&rows, 3, 4, &config, "fc").unwrap();
+        assert_eq!(s.samples_per_group, 15);
+        assert_eq!(s.q.iter().map(|q| q.abs()).sum::<i32>(), 15);
+        assert!(s.scales.iter().all(|&x| x == s.scales[0]));
+        let sum_abs: f32 = rows.iter().map(|w| w.abs()).sum();
+        assert!((s.scales[0] - sum_abs / 15.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bad_budgets_and_weights_are_named() {
+        let rows = [1.0, f32::NAN, 0.5, 0.25];
+        let ok = SamplingConfig::new(Budget::Amount(2.0));
+        let err = SampledWeights::sample(&rows, 2, 2, &ok, "fc2").unwrap_err();
+        match &err {
+            SampledLinearError::NonFiniteWeight {
+                layer,
+                output,
+                input,
+                value,
+            } => assert!(layer == "fc2" && (*output, *input) == (0, 1) && value.is_nan()),
+            other => panic!("expected a non-finite weight error, got {other:?}"),
+        }
+        assert!(err.to_string().contains("fc2") && err.to_string().contains("NaN"));
+        for budget in [
+            Budget::Amount(0.0),
+            Budget::Amount(f64::NAN),
+            Budget::Amount(-1.0),
+            Budget::PerNeuron(0),
+        ] {
+            let err = SampledWeights::sample(&[1.0; 4], 2, 2, &SamplingConfig::new(budget), "fc")
+                .unwrap_err();
+            assert!(err.to_string().contains("`budget`"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! Experiment E2: Monte Carlo quantization of a trained network's `Linear` layers without
+//! retraining, against magnitude pruning, random pruning, TWN ternary thresholding and
+//! uniform rounding at equal sparsity or bits.
+//!
+//! ```text
+//! cargo run --release --example sampled_linear_mnist -- --plot docs/figures/e2_mlp.svg
+//! cargo run --release --example sampled_linear_mnist -- --model lenet --plot docs/figures/e2_lenet.svg
+//! ```
+//!
+//! Trains the model (MLP 784-300-10 by default, or LeNet-5) on MNIST, then for every sampling
+//! amount `K` samples every `Linear` (per neuron: `N = ⌈K · d_input⌉` per neuron; per layer:
+//! `⌈K · weights⌉`) with several seeds and measures the test accuracy. The baselines run at
+//! the fraction of non-zero weights that jittered per-neuron sampling reached in each layer
+//! at the same `K`. Prints a Markdown table per method, the smallest fraction of weights at
+//! which each method keeps 97% of the dense accuracy, and one JSON line with every point.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup, Quantizer};
+use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
+use burn::tensor::{DType, Tensor};
+use clap::Parser;
+use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::models::{ImageClassifier, LeNet5Config, MlpConfig};
+use mcnn::plot::{LinePlot, Series};
+use mcnn::sampled_linear::{
+    Baseline, Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme, map_linear_weights,
+    sample_linears,
+};
+use mcnn::training::{TrainingConfig, evaluate, train};
+
+#[derive(Parser, Debug)]
+#[command(about = "Monte Carlo quantization of Linear layers vs pruning and rounding (E2)")]
+struct Args {
+    /// `mlp` (784-HIDDEN-10) or `lenet` (its three fully connected layers are sampled).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// Hidden units of the MLP.
+    #[arg(long, default_value_t = 300)]
+    hidden: usize,
+    /// Training passes over MNIST.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Seed of the weights and the data order of the trained model.
+    #[arg(long, default_value_t = 1)]
+    train_seed: u64,
+    /// Sampling seeds per point (their mean and spread are reported).
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Sampling amounts K.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])]
+    amounts: Vec<f64>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    backend: Option<String>,
+    /// Where to write the SVG plot (accuracy retained vs fraction of non-zero weights).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// One measured point of one method.
+struct Point {
+    method: String,
+    parameter: String,
+    nonzero: f64,
+    bits: u32,
+    ternary_layers: usize,
+    accuracies: Vec<f64>,
+}
+
+impl Point {
+    fn mean(&self) -> f64 {
+        self.accuracies.iter().sum::<f64>() / self.accuracies.len() as f64
+    }
+
+    fn sd(&self) -> f64 {
+        let n = self.accuracies.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let m = self.mean();
+        (self.accuracies.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    }
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    if let Some(k) = args.amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
+        return Err(format!("--amounts must be finite and positive, got {k}"));
+    }
+    let kind = match args.backend.as_deref() {
+        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string())?,
+        None => BackendKind::default_cpu().map_err(|e| e.to_string())?,
+    };
+    match args.model.as_str() {
+        "mlp" => {
+            let host = host_device();
+            host.seed(args.train_seed);
+            let model = materialize(MlpConfig::new(vec![784, args.hidden, 10]).init(&host));
+            experiment(model, &format!("MLP 784-{}-10", args.hidden), kind, args)
+        }
+        "lenet" => {
+            let host = host_device();
+            host.seed(args.train_seed);
+            let model = materialize(LeNet5Config::new().init(&host));
+            experiment(model, "LeNet-5 (fc layers)", kind, args)
+        }
+        other => Err(format!("--model must be mlp or lenet, got {other:?}")),
+    }
+}
+
+fn experiment<M: ImageClassifier>(
+    model: M,
+    name: &str,
+    kind: BackendKind,
+    args: &Args,
+) -> Result<(), String> {
+    let dir = data_dir(args.data_dir.clone());
+    let train_set =
+        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
+    let test_set =
+        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
+    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let device = kind.device();
+    let config = TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_seed(args.train_seed);
+    config.check()?;
+    eprintln!("E2 on {kind}: training {name} for {} epoch(s)", args.epochs);
+    let (model, _) = train(
+        model,
+        &train_set,
+        &test_set,
+        &batcher,
+        &config,
+        &device,
+        |_| {},
+    );
+    let model = model.valid();
+    let accuracy = |m: &M| evaluate(m, &test_set, &batcher, 1000, &device);
+    let dense = accuracy(&model);
+    eprintln!("dense test accuracy {dense:.4}");
+
+    let variants = [
+        (SamplingScheme::Jittered, Granularity::PerNeuron),
+        (SamplingScheme::Systematic, Granularity::PerNeuron),
+        (SamplingScheme::Iid, Granularity::PerNeuron),
+        (SamplingScheme::Jittered, Granularity::PerLayer),
+    ];
+    let mut points: Vec<Point> = Vec::new();
+    // Per K, the per-layer non-zero fractions of the default variant: the baselines' targets.
+    let mut targets: Vec<(f64, Vec<f64>)> = Vec::new();
+    for (v, &(scheme, granularity)) in variants.iter().enumerate() {
+        for &k in &args.amounts {
+            let mut point = None::<Point>;
+            for seed in 0..args.seeds {
+                let sampling = SamplingConfig::new(Budget::Amount(k))
+                    .with_scheme(scheme)
+                    .with_granularity(granularity)
+                    .with_seed(1000 * seed);
+                let (sampled, reports) = sample_linears(model.clone(), &sampling, |_| true)
+                    .map_err(|e| e.to_string())?;
+                let acc = accuracy(&sampled);
+                if v == 0 && seed == 0 {
+                    targets.push((
+                        k,
+                        reports.iter().map(LayerReport::nonzero_fraction).collect(),
+                    ));
+                }
+                let p = point.get_or_insert_with(|| {
+                    new_point(&reports, &sampling.describe(), format!("K = {k}"))
+                });
+                p.accuracies.push(acc);
+            }
+            let p = point.expect("at least one seed");
+            eprintln!(
+                "{:<40} non-zero {:>6.2}%  accuracy {:.4} ± {:.4}",
+                p.parameter.clone() + " " + &p.method,
+                100.0 * p.nonzero,
+                p.mean(),
+                p.sd()
+            );
+            points.push(p);
+        }
+    }
+
+    for (k, fractions) in &targets {
+        let baselines = [
+            ("magnitude per neuron", Granularity::PerNeuron, false),
+            ("magnitude per layer", Granularity::PerLayer, false),
+            ("random per neuron", Granularity::PerNeuron, true),
+        ];
+        for (label, granularity, random) in baselines {
+            let mut point = None::<Point>;
+            let runs = if random { args.seeds } else { 1 };
+            for seed in 0..runs {
+                let (pruned, reports) = map_linear_weights(
+                    model.clone(),
+                    |_| true,
+                    |layer, rows, d_out, d_in, i| {
+                        let keep = fractions[i].clamp(1e-9, 1.0);
+                        let baseline = if random {
+                            Baseline::Random {
+                                keep,
+                                seed: 1000 * seed + i as u64,
+                            }
+                        } else {
+                            Baseline::Magnitude { keep, granularity }
+                        };
+                        baseline.apply(rows, d_out, d_in, layer)
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                let acc = accuracy(&pruned);
+                point
+                    .get_or_insert_with(|| new_point(&reports, label, format!("at K = {k}")))
+                    .accuracies
+                    .push(acc);
+            }
+            points.push(point.expect("at least one run"));
+        }
+    }
+    let mut fixed = vec![Baseline::Ternary];
+    fixed.extend((2..=8).map(|bits| Baseline::Uniform { bits }));
+    for baseline in fixed {
+        let (model, reports) =
+            mcnn::sampled_linear::apply_baseline(model.clone(), baseline, |_| true)
+                .map_err(|e| e.to_string())?;
+        let acc = accuracy(&model);
+        let (method, parameter) = match baseline {
+            Baseline::Uniform { bits } => (
+                "uniform rounding per layer".to_string(),
+                format!("{bits} bits"),
+            ),
+            other => (other.describe(), String::new()),
+        };
+        let mut p = new_point(&reports, &method, parameter);
+        p.accuracies.push(acc);
+        points.push(p);
+    }
+    // Burn's own post-training weight quantization, on the same Linear weights.
+    let paths: Vec<String> = targets_paths(&model)?;
+    for (value, bits) in [
+        (QuantValue::Q8S, 8),
+        (QuantValue::Q4S, 4),
+        (QuantValue::Q2S, 2),
+    ] {
+        let scheme = QuantScheme::default().with_value(value);
+        let quantized = model.clone().quantize_weights_group(
+            &mut Quantizer::new(Calibration::MinMax, scheme),
+            ParamGroup::from_paths(paths.iter().map(|p| format!("{p}.weight")).collect()),
+        );
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (accuracy(&quantized), nonzero_fraction(&quantized))
+        }));
+        match run {
+            Ok((acc, nonzero)) => points.push(Point {
+                method: "Burn quantize_weights, per tensor".into(),
+                parameter: format!("{value:?}"),
+                nonzero,
+                bits,
+                ternary_layers: 0,
+                accuracies: vec![acc],
+            }),
+            Err(_) => eprintln!("Burn quantize_weights {value:?}: not supported on {kind}"),
+        }
+    }
+
+    print_tables(name, kind, dense, &points, args);
+    if let Some(path) = &args.plot {
+        plot(name, dense, &points, args).write(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    let json: Vec<_> = points
+        .iter()
+        .map(|p| serde_json::json!({"method": p.method, "parameter": p.parameter, "nonzero": p.nonzero, "bits": p.bits, "accuracies": p.accuracies}))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"experiment": "E2", "model": name, "backend": kind.name(), "epochs": args.epochs,
+            "train_seed": args.train_seed, "seeds": args.seeds, "dense_accuracy": dense, "points": json})
+    );
+    Ok(())
+}
+
+/// The paths of the model's `Linear` layers (what the mapper visits).
+fn targets_paths<M: Module>(model: &M) -> Result<Vec<String>, String> {
+    let (_, reports) = map_linear_weights(
+        model.clone(),
+        |_| true,
+        |layer, rows, d_out, d_in, _| {
+            Ok::<_, String>((
+                rows.to_vec(),
+                LayerReport {
+                    layer: layer.to_string(),
+                    method: String::new(),
+                    d_input: d_in,
+                    d_output: d_out,
+                    samples_per_group: None,
+                    nonzero: 0,
+                    max_abs_q: None,
+                    bits: 32,
+                    scales: None,
+                },
+            ))
+        },
+    )?;
+    Ok(reports.into_iter().map(|r| r.layer).collect())
+}
+
+/// The fraction of non-zero values among the quantized (`QFloat`) weights of `model`.
+fn nonzero_fraction<M: Module>(model: &M) -> f64 {
+    struct Count(usize, usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            if matches!(value.dtype(), DType::QFloat(_)) {
+                let data = value.dequantize().into_data().convert::<f32>();
+                let values = data.try_to_vec::<f32>().expect("f32 after convert");
+                self.0 += values.iter().filter(|&&v| v != 0.0).count();
+                self.1 += values.len();
+            }
+        }
+    }
+    let mut count = Count(0, 0);
+    model.visit(&mut count);
+    count.0 as f64 / count.1.max(1) as f64
+}
+
+fn new_point(reports: &[LayerReport], method: &str, parameter: String) -> Point {
+    let weights: usize = reports.iter().map(LayerReport::weights).sum();
+    let nonzero: usize = reports.iter().map(|r| r.nonzero).sum();
+    Point {
+        method: method.split(", K =").next().unwrap_or(method).to_string(),
+        parameter,
+        nonzero: nonzero as f64 / weights as f64,
+        bits: reports.iter().map(|r| r.bits).max().unwrap_or(0),
+        ternary_layers: reports.iter().filter(|r| r.is_ternary()).count(),
+        accuracies: Vec::new(),
+    }
+}
+
+fn methods(points: &[Point]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in points {
+        if !names.contains(&p.method) {
+            names.push(p.method.clone());
+        }
+    }
+    names
+}
+
+fn print_tables(name: &str, kind: BackendKind, dense: f64, points: &[Point], args: &Args) {
+    println!("## {name} on MNIST, {kind}: dense test accuracy {dense:.4}\n");
+    println!(
+        "| method | parameter | non-zero weights | bits (max over layers) | ternary layers | accuracy (mean ± sd over runs) | retained |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for p in points {
+        println!(
+            "| {} | {} | {:.2}% | {} | {} | {:.4} ± {:.4} ({} run{}) | {:.1}% |",
+            p.method,
+            p.parameter,
+            100.0 * p.nonzero,
+            p.bits,
+            p.ternary_layers,
+            p.mean(),
+            p.sd(),
+            p.accuracies.len(),
+            if p.accuracies.len() == 1 { "" } else { "s" },
+            100.0 * p.mean() / dense
+        );
+    }
+    println!(
+        "\nSmallest fraction of non-zero weights keeping ≥ 97% of the dense accuracy ({:.4}):\n",
+        0.97 * dense
+    );
+    println!("| method | non-zero weights | accuracy | retained |\n|---|---|---|---|");
+    for method in methods(points) {
+        let best = points
+            .iter()
+            .filter(|p| p.method == method && p.mean() >= 0.97 * dense)
+            .min_by(|a, b| a.nonzero.total_cmp(&b.nonzero));
+        match best {
+            Some(p) => println!(
+                "| {method} | {:.2}% | {:.4} | {:.1}% |",
+                100.0 * p.nonzero,
+                p.mean(),
+                100.0 * p.mean() / dense
+            ),
+            None => println!("| {method} | none of those measured | | |"),
+        }
+    }
+    let _ = args;
+}
+
+fn plot(name: &str, dense: f64, points: &[Point], args: &Args) -> LinePlot {
+    let series = methods(points)
+        .into_iter()
+        .map(|method| {
+            let mut pts: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.method == method && p.nonzero > 0.0)
+                .map(|p| (p.nonzero, p.mean() / dense))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Bit widths are separate points, not a curve through the sparsity axis.
+            let markers_only = ["TWN", "uniform", "Burn"]
+                .iter()
+                .any(|m| method.starts_with(m));
+            Series {
+                name: method,
+                points: pts,
+                markers_only,
+            }
+        })
+        .collect();
+    LinePlot {
+        title: format!(
+            "{name} on MNIST, no retraining ({} sampling seeds per point)",
+            args.seeds
+        ),
+        x_label: "fraction of non-zero weights".into(),
+        y_label: "test accuracy / dense accuracy".into(),
+        log_x: true,
+        y_reference: Some((0.97, "97%".into())),
+        series,
+    }
+}

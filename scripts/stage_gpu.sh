@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds (release, --features wgpu) and packs into .gpu/ what scripts/gpu_check.sh runs on a
+# GPU machine that has no Rust toolchain: three test binaries, the fan-in bench, the E1
+# example, and MNIST (about 45 MB compressed: each binary holds all of Burn's kernels). Run from the repository root; MNIST must be in ./data (any example fetches it).
+set -euo pipefail
+T=${CARGO_TARGET_DIR:-target}
+cargo build --release --features wgpu --example partition_dropout_variance
+# One feature set for all three builds (the workspace with `wgpu`), so Burn is built once.
+tests=$(cargo test --release --workspace --features wgpu --no-run --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["package_id"].split("#")[0].split("/")[-1] + "_" + m["target"]["name"], m["executable"])
+')
+bench=$(cargo bench --workspace --features wgpu --bench fan_in --no-run --message-format=json \
+  | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])
+')
+rm -rf .gpu/stage && mkdir -p .gpu/stage
+while read -r name exe; do
+  case $name in fan-in_gpu_vs_cpu|partition-dropout_layer|sampled-linear_layer)
+    cp "$exe" ".gpu/stage/$(echo "${name/fan-in/fan_in}" | tr - _)";; esac
+done <<< "$tests"
+cp "$bench" .gpu/stage/fan_in_bench
+cp "$T/release/examples/partition_dropout_variance" .gpu/stage/
+strip .gpu/stage/*
+tar -cf - -C .gpu/stage . | xz -9 -T2 > .gpu/bins.tar.xz
+tar -cJf .gpu/mnist.tar.xz data/mnist
+ls -la .gpu

@@ -1,0 +1,236 @@
+//! Small SVG line plots for the experiments' figures (no plotting dependency).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One line of a [`LinePlot`]: points `(x, y)` joined in the order given.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The legend entry.
+    pub name: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+    /// Draw the points without the line joining them.
+    pub markers_only: bool,
+}
+
+/// A line plot with a legend, linear or logarithmic x axis, written as SVG.
+#[derive(Clone, Debug)]
+pub struct LinePlot {
+    /// The title above the plot.
+    pub title: String,
+    /// The x axis' label.
+    pub x_label: String,
+    /// The y axis' label.
+    pub y_label: String,
+    /// Logarithmic x axis (all x must be positive).
+    pub log_x: bool,
+    /// A horizontal reference line, e.g. 0.97 of the dense accuracy.
+    pub y_reference: Option<(f64, String)>,
+    /// The lines.
+    pub series: Vec<Series>,
+}
+
+const COLORS: [&str; 10] = [
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+    "#1f78b4", "#b2df8a",
+];
+
+impl LinePlot {
+    /// The SVG text.
+    ///
+    /// # Panics
+    /// If there is no point, or `log_x` with an x ≤ 0.
+    pub fn to_svg(&self) -> String {
+        let points = || self.series.iter().flat_map(|s| s.points.iter().copied());
+        assert!(points().next().is_some(), "LinePlot: no points to plot");
+        let fx = |x: f64| {
+            if self.log_x {
+                assert!(x > 0.0, "LinePlot: x = {x} on a logarithmic axis");
+                x.log10()
+            } else {
+                x
+            }
+        };
+        let (mut x0, mut x1, mut y0, mut y1) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for (x, y) in points().chain(self.y_reference.iter().map(|(y, _)| (f64::NAN, *y))) {
+            if !x.is_nan() {
+                x0 = x0.min(fx(x));
+                x1 = x1.max(fx(x));
+            }
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        let pad = |lo: f64, hi: f64| {
+            let d = (hi - lo).max(1e-9) * 0.04;
+            (lo - d, hi + d)
+        };
+        let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
+        let (w, h, left, right, top, bottom) = (900.0, 520.0, 70.0, 250.0, 40.0, 60.0);
+        let px = |x: f64| left + (w - left - right) * (fx(x) - x0) / (x1 - x0);
+        let py = |y: f64| top + (h - top - bottom) * (y1 - y) / (y1 - y0);
+        let mut svg = format!(
+            "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n\
+             <rect width='100%' height='100%' fill='white'/>\n<text x='{left}' y='22' font-size='14'>{}</text>\n",
+            escape(&self.title)
+        );
+        for i in 0..=5 {
+            let y = y0 + (y1 - y0) * i as f64 / 5.0;
+            let _ = writeln!(
+                svg,
+                "<line x1='{left}' x2='{:.1}' y1='{py:.1}' y2='{py:.1}' stroke='#e4e4e4'/><text x='{:.1}' y='{:.1}' text-anchor='end'>{y:.3}</text>",
+                w - right,
+                left - 6.0,
+                py(y) + 4.0,
+                py = py(y)
+            );
+        }
+        for tick in x_ticks(x0, x1, self.log_x) {
+            let x = if self.log_x { 10f64.powf(tick) } else { tick };
+            let _ = writeln!(
+                svg,
+                "<line x1='{px:.1}' x2='{px:.1}' y1='{top}' y2='{:.1}' stroke='#e4e4e4'/><text x='{px:.1}' y='{:.1}' text-anchor='middle'>{}</text>",
+                h - bottom,
+                h - bottom + 16.0,
+                format_tick(x),
+                px = px(x)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x='{:.1}' y='{:.1}' text-anchor='middle'>{}</text>\n<text transform='translate(18,{:.1}) rotate(-90)' text-anchor='middle'>{}</text>",
+            left + (w - left - right) / 2.0,
+            h - 18.0,
+            escape(&self.x_label),
+            top + (h - top - bottom) / 2.0,
+            escape(&self.y_label)
+        );
+        if let Some((y, label)) = &self.y_reference {
+            let _ = writeln!(
+                svg,
+                "<line x1='{left}' x2='{:.1}' y1='{py:.1}' y2='{py:.1}' stroke='black' stroke-dasharray='5,4'/><text x='{:.1}' y='{:.1}' text-anchor='end'>{}</text>",
+                w - right,
+                w - right - 4.0,
+                py(*y) - 4.0,
+                escape(label),
+                py = py(*y)
+            );
+        }
+        for (i, series) in self.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            if !series.markers_only && series.points.len() > 1 {
+                let path: Vec<String> = series
+                    .points
+                    .iter()
+                    .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+                    .collect();
+                let _ = writeln!(
+                    svg,
+                    "<polyline fill='none' stroke='{color}' stroke-width='1.8' points='{}'/>",
+                    path.join(" ")
+                );
+            }
+            for &(x, y) in &series.points {
+                let _ = writeln!(
+                    svg,
+                    "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'/>",
+                    px(x),
+                    py(y)
+                );
+            }
+            let ly = top + 10.0 + 18.0 * i as f64;
+            let _ = writeln!(
+                svg,
+                "<circle cx='{:.1}' cy='{ly:.1}' r='4' fill='{color}'/><text x='{:.1}' y='{:.1}'>{}</text>",
+                w - right + 16.0,
+                w - right + 26.0,
+                ly + 4.0,
+                escape(&series.name)
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    /// Writes [`LinePlot::to_svg`] to `path`, creating its folder.
+    ///
+    /// # Errors
+    /// A message naming the path if it cannot be written.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(path, self.to_svg())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// Tick positions (in axis units: log10 of x on a log axis).
+fn x_ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
+    if log {
+        let mut ticks = Vec::new();
+        for decade in lo.floor() as i32..=hi.ceil() as i32 {
+            for m in [1.0, 2.0, 5.0] {
+                let t = (m * 10f64.powi(decade)).log10();
+                if t >= lo && t <= hi {
+                    ticks.push(t);
+                }
+            }
+        }
+        ticks
+    } else {
+        (0..=5).map(|i| lo + (hi - lo) * i as f64 / 5.0).collect()
+    }
+}
+
+fn format_tick(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 0.01 || x.abs() >= 1e4) {
+        format!("{x:.0e}")
+    } else {
+        format!("{}", (x * 1000.0).round() / 1000.0)
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_point_and_legend_entry_is_drawn() {
+        let plot = LinePlot {
+            title: "a < b".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_x: true,
+            y_reference: Some((0.5, "half".into())),
+            series: vec![
+                Series {
+                    name: "one".into(),
+                    points: vec![(0.01, 0.1), (0.1, 0.6), (1.0, 0.9)],
+                    markers_only: false,
+                },
+                Series {
+                    name: "two".into(),
+                    points: vec![(0.5, 0.4)],
+                    markers_only: true,
+                },
+            ],
+        };
+        let svg = plot.to_svg();
+        assert_eq!(svg.matches("<circle").count(), 4 + 2);
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert!(svg.contains("a &lt; b") && svg.contains(">half<") && svg.contains(">two<"));
+    }
+}
