@@ -12,6 +12,8 @@
 //!   the fan-in op; [`SampledLinear::from_linear`] makes it from a trained `Linear`.
 //! - [`sample_linears`]: every `Linear` of a model (or those a filter selects), with a
 //!   [`LayerReport`] per layer; [`map_linear_weights`] is the mapper behind it.
+//! - [`ResampledLinear`]: training with the weights re-sampled at every step (DropConnect
+//!   with importance-sampled masks); dense at inference.
 //! - [`Baseline`] and [`apply_baseline`]: magnitude and random pruning, TWN ternary
 //!   thresholding and uniform rounding, to compare with at equal sparsity or bits.
 //!
@@ -28,6 +30,7 @@ mod error;
 mod layer;
 mod mapper;
 mod report;
+mod resampled;
 mod sample;
 mod weights;
 
@@ -37,5 +40,6 @@ pub use error::SampledLinearError;
 pub use layer::SampledLinear;
 pub use mapper::{map_linear_weights, sample_linears};
 pub use report::LayerReport;
+pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;
 pub use weights::{input_major_tensor, output_major};

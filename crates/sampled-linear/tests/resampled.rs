@@ -1,0 +1,151 @@
+//! `ResampledLinear`: dense at inference, the sampled estimate in training (a new sample
+//! every step), gradients on the sampled entries only, on every compiled backend.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::{Distribution, Tensor, Tolerance};
+use mcnn_backends::{for_each_backend, host_device};
+use mcnn_fan_in::probe::{self, Path};
+use sampled_linear::{
+    Budget, ResampledLinear, ResampledLinearConfig, SampledWeights, SamplingConfig,
+    input_major_tensor, output_major,
+};
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn dense_at_inference() {
+    let host = host_device();
+    host.seed(1);
+    let layer =
+        ResampledLinearConfig::new(12, 5, SamplingConfig::new(Budget::Amount(0.5))).init(&host);
+    let x = Tensor::<2>::random([3, 12], Distribution::Normal(0.0, 1.0), &host);
+    layer
+        .forward(x.clone())
+        .into_data()
+        .assert_eq(&layer.linear.forward(x).into_data(), true);
+    assert_eq!(layer.steps(), 0, "inference does not advance the samples");
+}
+
+/// Step `s` computes the dense product with the materialised estimate `scale · q` of seed
+/// `seed + s`; its gradient is `f ⊙ (xᵀ dy)` on the sampled entries and 0 elsewhere.
+#[test]
+fn training_steps_use_fresh_samples_and_send_gradients_to_them_alone() {
+    let host = host_device();
+    host.seed(2);
+    let sampling = SamplingConfig::new(Budget::Amount(0.3)).with_seed(40);
+    let layer = ResampledLinearConfig::new(20, 6, sampling.clone()).init(&host);
+    let layer = mcnn_backends::materialize(layer);
+    let x = Tensor::<2>::random([4, 20], Distribution::Normal(0.0, 1.0), &host);
+    let r = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &host);
+    let (rows, d_output, d_input) = output_major(&layer.linear.weight.val());
+    let bias = layer.linear.bias.as_ref().unwrap().val();
+
+    for_each_backend(|kind, device| {
+        let ad = device.autodiff();
+        // The host's weights as trainable parameters on this backend.
+        let trained = ResampledLinear::from_linear(
+            Linear {
+                weight: Param::from_tensor(layer.linear.weight.val().to_device(&ad).autodiff()),
+                bias: Some(Param::from_tensor(bias.clone().to_device(&ad).autodiff())),
+            },
+            sampling.clone(),
+        );
+        let mut previous = None;
+        for step in 0..2u64 {
+            let expected = SampledWeights::sample(
+                &rows,
+                d_output,
+                d_input,
+                &sampling.clone().with_seed(40 + step),
+                "x",
+            )
+            .unwrap();
+            let estimate = input_major_tensor(&expected.dequantize(), d_output, d_input, &host);
+            let want = x.clone().matmul(estimate) + bias.clone().unsqueeze();
+
+            let xs = x.clone().to_device(&ad).autodiff();
+            let path = if kind.is_cpu() {
+                Path::CpuForward
+            } else {
+                Path::CubeForward
+            };
+            let (before, backward_before) =
+                (probe::count(path), probe::count(Path::AutodiffBackward));
+            let y = trained.forward(xs.clone());
+            let grads = (y.clone() * r.clone().to_device(&ad)).sum().backward();
+            y.into_data()
+                .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-4));
+            assert!(
+                probe::count(path) > before,
+                "{kind}: the fan-in kernel did not run"
+            );
+            assert!(
+                probe::count(Path::AutodiffBackward) > backward_before,
+                "{kind}: no custom backward"
+            );
+
+            // Expected weight gradient, Burn's layout [in, out]: f[o,j] · Σ_b x[b,j] r[b,o].
+            let xr = values(x.clone().transpose().matmul(r.clone()));
+            let mut want_grad = vec![0.0f32; d_input * d_output];
+            for o in 0..d_output {
+                for j in 0..d_input {
+                    let q = expected.q[o * d_input + j];
+                    if q != 0 {
+                        let f = expected.scales[o] * q as f32 / rows[o * d_input + j];
+                        want_grad[j * d_output + o] = f * xr[j * d_output + o];
+                    }
+                }
+            }
+            let grad = trained.linear.weight.grad(&grads).unwrap();
+            let grad = grad
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for (i, (g, w)) in grad.iter().zip(&want_grad).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{kind} step {step}: gradient {i}: {g} vs {w}"
+                );
+            }
+            assert!(
+                previous.as_ref() != Some(&expected.q),
+                "{kind}: step {step} repeated the samples"
+            );
+            previous = Some(expected.q);
+        }
+        assert_eq!(trained.steps(), 2);
+    });
+}
+
+#[test]
+fn the_training_output_is_unbiased_over_steps() {
+    let host = host_device();
+    host.seed(3);
+    let ad = host.clone().autodiff();
+    let layer =
+        ResampledLinearConfig::new(10, 4, SamplingConfig::new(Budget::PerNeuron(3))).init(&ad);
+    let x = Tensor::<2>::random([2, 10], Distribution::Normal(0.0, 1.0), &ad);
+    let exact = layer.linear.forward(x.clone());
+    let steps = 400;
+    let mut mean = exact.zeros_like();
+    for _ in 0..steps {
+        mean = mean + layer.forward(x.clone()) / steps as f32;
+    }
+    let error = (mean - exact.clone()).abs().max().into_scalar::<f32>();
+    let size = exact.abs().max().into_scalar::<f32>();
+    assert!(
+        error < 0.1 * size,
+        "mean error {error} against outputs of size {size}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "invalid `budget` = PerNeuron(0)")]
+fn a_zero_budget_is_refused_at_init() {
+    ResampledLinearConfig::new(4, 2, SamplingConfig::new(Budget::PerNeuron(0)))
+        .init(&host_device());
+}
