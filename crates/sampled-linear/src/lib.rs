@@ -14,6 +14,8 @@
 //!   [`LayerReport`] per layer; [`map_linear_weights`] is the mapper behind it.
 //! - [`ResampledLinear`]: training with the weights re-sampled at every step (DropConnect
 //!   with importance-sampled masks); dense at inference.
+//! - [`sample_activations`]: the same sampling for non-negative activations (MCQ), per
+//!   example, so that a sampled layer computes an integer dot product times two scales.
 //! - [`Baseline`] and [`apply_baseline`]: magnitude and random pruning, TWN ternary
 //!   thresholding and uniform rounding, to compare with at equal sparsity or bits.
 //!
@@ -24,6 +26,7 @@
     allow(unused)
 )]
 
+mod activation;
 mod baselines;
 mod config;
 mod error;
@@ -34,6 +37,7 @@ mod resampled;
 mod sample;
 mod weights;
 
+pub use activation::sample_activations;
 pub use baselines::{Baseline, apply_baseline};
 pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
