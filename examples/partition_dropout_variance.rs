@@ -93,10 +93,7 @@ fn run(args: &Args) -> Result<(), String> {
     if args.train_images == 0 {
         return Err("--train-images must be at least 1".into());
     }
-    let kind = match args.backend.as_deref() {
-        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string())?,
-        None => BackendKind::default_cpu().map_err(|e| e.to_string())?,
-    };
+    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     let dir = data_dir(args.data_dir.clone());
     let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
         .map_err(|e| e.to_string())?

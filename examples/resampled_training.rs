@@ -77,10 +77,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = match args.backend.as_deref() {
-        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string())?,
-        None => BackendKind::default_cpu().map_err(|e| e.to_string())?,
-    };
+    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     let dir = data_dir(args.data_dir.clone());
     let train_set =
         ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
@@ -106,17 +103,6 @@ fn run(args: &Args) -> Result<(), String> {
             sum += evaluate(&sampled, &test_set, &batcher, 1000, &device);
         }
         Ok(sum / 3.0)
-    };
-    let run_training = |model| {
-        train(
-            model,
-            &train_set,
-            &test_set,
-            &batcher,
-            &config,
-            &device,
-            |_| {},
-        )
     };
     println!(
         "| model | test accuracy (dense weights) | train s / epoch | step time vs dense | \
@@ -159,7 +145,15 @@ fn run(args: &Args) -> Result<(), String> {
             activation: Relu::new(),
         };
         eprintln!("{kind}: re-sampled, K = {k}");
-        let (trained, reports) = run_training(model);
+        let (trained, reports) = train(
+            model,
+            &train_set,
+            &test_set,
+            &batcher,
+            &config,
+            &device,
+            |_| {},
+        );
         let (acc, s) = summary(&reports);
         let as_mlp = Mlp {
             layers: trained

@@ -164,10 +164,7 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(k) = args.amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
         return Err(format!("--amounts must be finite and positive, got {k}"));
     }
-    let kind = match args.backend.as_deref() {
-        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string())?,
-        None => BackendKind::default_cpu().map_err(|e| e.to_string())?,
-    };
+    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     match args.model.as_str() {
         "mlp" => {
             let host = host_device();
@@ -227,6 +224,8 @@ fn experiment<M: ImageClassifier>(
     let mut points: Vec<Point> = Vec::new();
     // Per K, the per-layer non-zero fractions of the default variant: the baselines' targets.
     let mut targets: Vec<(f64, Vec<f64>)> = Vec::new();
+    // The paths of the sampled `Linear` layers, from the mapper's reports.
+    let mut paths: Vec<String> = Vec::new();
     for (v, &(scheme, granularity)) in variants.iter().enumerate() {
         for &k in &args.amounts {
             let mut point = None::<Point>;
@@ -239,6 +238,7 @@ fn experiment<M: ImageClassifier>(
                     .map_err(|e| e.to_string())?;
                 let acc = accuracy(&sampled);
                 if v == 0 && seed == 0 {
+                    paths = reports.iter().map(|r| r.layer.clone()).collect();
                     targets.push((
                         k,
                         reports.iter().map(LayerReport::nonzero_fraction).collect(),
@@ -316,7 +316,6 @@ fn experiment<M: ImageClassifier>(
         points.push(p);
     }
     // Burn's own post-training weight quantization, on the same Linear weights.
-    let paths: Vec<String> = targets_paths(&model)?;
     for (value, bits) in [
         (QuantValue::Q8S, 8),
         (QuantValue::Q4S, 4),
@@ -358,31 +357,6 @@ fn experiment<M: ImageClassifier>(
             "train_seed": args.train_seed, "seeds": args.seeds, "dense_accuracy": dense, "points": json})
     );
     Ok(model)
-}
-
-/// The paths of the model's `Linear` layers (what the mapper visits).
-fn targets_paths<M: Module>(model: &M) -> Result<Vec<String>, String> {
-    let (_, reports) = map_linear_weights(
-        model.clone(),
-        |_| true,
-        |layer, rows, d_out, d_in, _| {
-            Ok::<_, String>((
-                rows.to_vec(),
-                LayerReport {
-                    layer: layer.to_string(),
-                    method: String::new(),
-                    d_input: d_in,
-                    d_output: d_out,
-                    samples_per_group: None,
-                    nonzero: 0,
-                    max_abs_q: None,
-                    bits: 32,
-                    scales: None,
-                },
-            ))
-        },
-    )?;
-    Ok(reports.into_iter().map(|r| r.layer).collect())
 }
 
 /// The fraction of non-zero values among the quantized (`QFloat`) weights of `model`.

@@ -2,11 +2,10 @@
 //! small non-negative integers times one scale per example, so that a sampled layer computes
 //! an integer dot product times two scales.
 
-use burn::tensor::{Tensor, TensorData};
-use mcnn_sequences::counts::{row_counts, sample_counts};
-
-use crate::config::{Granularity, SamplingConfig};
+use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
+use crate::sample::SampledWeights;
+use burn::tensor::{Tensor, TensorData};
 
 /// Samples the non-negative activations `input` (`[batch, features]`, e.g. after a ReLU):
 /// per example (`Granularity::PerNeuron`: one distribution per row, `N` from the budget with
@@ -44,27 +43,16 @@ pub fn sample_activations(
             "non-negative finite activations (sample after a ReLU)",
         ));
     }
-    let n = config.samples(features, batch);
-    let scheme = config.scheme.scheme();
-    let fail = |source| SampledLinearError::Sampling {
-        layer: "activations".into(),
-        source,
-    };
-    let estimate: Vec<f32> = match config.granularity {
-        Granularity::PerNeuron => {
-            let counts =
-                row_counts(&values, batch, features, n, scheme, config.seed).map_err(fail)?;
-            counts
-                .q
-                .chunks(features)
-                .zip(&counts.summaries)
-                .flat_map(|(row, s)| row.iter().map(move |&c| s.scale * c as f32))
-                .collect()
-        }
-        Granularity::PerLayer => sample_counts(&values, n, scheme, config.seed)
-            .map_err(fail)?
-            .dequantize(),
-    };
+    if batch == 0 || features == 0 {
+        return Err(SampledLinearError::config(
+            "input",
+            format!("shape [{batch}, {features}]"),
+            "at least one example and one feature",
+        ));
+    }
+    // One example is one "neuron" of the weight sampler: a row, its own distribution.
+    let estimate =
+        SampledWeights::sample(&values, batch, features, config, "activations")?.dequantize();
     Ok(Tensor::from_data(
         TensorData::new(estimate, [batch, features]),
         &device,

@@ -7,7 +7,7 @@ use burn::module::Module;
 use mcnn_fan_in::random_indices;
 
 use crate::config::Granularity;
-use crate::error::SampledLinearError;
+use crate::error::{SampledLinearError, check_finite};
 use crate::mapper::map_linear_weights;
 use crate::report::LayerReport;
 
@@ -179,23 +179,6 @@ pub(crate) fn granularity_name(granularity: Granularity) -> &'static str {
     match granularity {
         Granularity::PerNeuron => "per neuron",
         Granularity::PerLayer => "per layer",
-    }
-}
-
-/// A NaN or infinite weight, named by layer, output and input.
-pub(crate) fn check_finite(
-    rows: &[f32],
-    d_input: usize,
-    layer: &str,
-) -> Result<(), SampledLinearError> {
-    match rows.iter().position(|w| !w.is_finite()) {
-        None => Ok(()),
-        Some(index) => Err(SampledLinearError::NonFiniteWeight {
-            layer: layer.to_string(),
-            output: index / d_input,
-            input: index % d_input,
-            value: rows[index],
-        }),
     }
 }
 

@@ -72,6 +72,23 @@ impl fmt::Display for SampledLinearError {
     }
 }
 
+/// A NaN or infinite weight, named by layer, output and input.
+pub(crate) fn check_finite(
+    rows: &[f32],
+    d_input: usize,
+    layer: &str,
+) -> Result<(), SampledLinearError> {
+    match rows.iter().position(|w| !w.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(SampledLinearError::NonFiniteWeight {
+            layer: layer.to_string(),
+            output: index / d_input,
+            input: index % d_input,
+            value: rows[index],
+        }),
+    }
+}
+
 impl std::error::Error for SampledLinearError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -4,7 +4,7 @@ use mcnn_sequences::SamplingError;
 use mcnn_sequences::counts::{row_counts, sample_counts};
 
 use crate::config::{Granularity, SamplingConfig};
-use crate::error::SampledLinearError;
+use crate::error::{SampledLinearError, check_finite};
 use crate::report::LayerReport;
 
 /// The sampled weights of one layer, output-major (`[d_output, d_input]`, the transpose of
@@ -51,19 +51,10 @@ impl SampledWeights {
         config.check()?;
         let samples_per_group = config.samples(d_input, d_output);
         let scheme = config.scheme.scheme();
-        let in_layer = |source: SamplingError| match source {
-            SamplingError::NonFiniteWeight { index, value } => {
-                SampledLinearError::NonFiniteWeight {
-                    layer: layer.to_string(),
-                    output: index / d_input,
-                    input: index % d_input,
-                    value,
-                }
-            }
-            source => SampledLinearError::Sampling {
-                layer: layer.to_string(),
-                source,
-            },
+        check_finite(rows, d_input, layer)?;
+        let in_layer = |source: SamplingError| SampledLinearError::Sampling {
+            layer: layer.to_string(),
+            source,
         };
         let (q, scales) = match config.granularity {
             Granularity::PerNeuron => {
