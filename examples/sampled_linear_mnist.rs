@@ -14,6 +14,8 @@
 //! at the same `K`. Prints a Markdown table per method, the smallest fraction of weights at
 //! which each method keeps 97% of the dense accuracy, and one JSON line with every point.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,10 +23,10 @@ use burn::module::{Module, ModuleVisitor, Param, ParamGroup, Quantizer};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
 use burn::tensor::{DType, Tensor};
 use clap::Parser;
+use common::{Point, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
-use mcnn::plot::{LinePlot, Series};
 use mcnn::sampled_linear::{
     Baseline, Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme, map_linear_weights,
     sample_activations, sample_linears,
@@ -120,31 +122,6 @@ fn activation_study(mlp: Mlp, kind: BackendKind, args: &Args) -> Result<(), Stri
         println!("| {k} | {a:.4} | {b:.4} |");
     }
     Ok(())
-}
-
-/// One measured point of one method.
-struct Point {
-    method: String,
-    parameter: String,
-    nonzero: f64,
-    bits: u32,
-    ternary_layers: usize,
-    accuracies: Vec<f64>,
-}
-
-impl Point {
-    fn mean(&self) -> f64 {
-        self.accuracies.iter().sum::<f64>() / self.accuracies.len() as f64
-    }
-
-    fn sd(&self) -> f64 {
-        let n = self.accuracies.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let m = self.mean();
-        (self.accuracies.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-    }
 }
 
 fn main() -> ExitCode {
@@ -245,7 +222,7 @@ fn experiment<M: ImageClassifier>(
                     ));
                 }
                 let p = point.get_or_insert_with(|| {
-                    new_point(&reports, &sampling.describe(), format!("K = {k}"))
+                    Point::new(&reports, &sampling.describe(), format!("K = {k}"))
                 });
                 p.accuracies.push(acc);
             }
@@ -290,7 +267,7 @@ fn experiment<M: ImageClassifier>(
                 .map_err(|e| e.to_string())?;
                 let acc = accuracy(&pruned);
                 point
-                    .get_or_insert_with(|| new_point(&reports, label, format!("at K = {k}")))
+                    .get_or_insert_with(|| Point::new(&reports, label, format!("at K = {k}")))
                     .accuracies
                     .push(acc);
             }
@@ -311,7 +288,7 @@ fn experiment<M: ImageClassifier>(
             ),
             other => (other.describe(), String::new()),
         };
-        let mut p = new_point(&reports, &method, parameter);
+        let mut p = Point::new(&reports, &method, parameter);
         p.accuracies.push(acc);
         points.push(p);
     }
@@ -342,9 +319,13 @@ fn experiment<M: ImageClassifier>(
         }
     }
 
-    print_tables(name, kind, dense, &points, args);
+    print_tables(&format!("{name} on MNIST, {kind}"), dense, &points, 0.97);
     if let Some(path) = &args.plot {
-        plot(name, dense, &points, args).write(path)?;
+        let title = format!(
+            "{name} on MNIST, no retraining ({} sampling seeds per point)",
+            args.seeds
+        );
+        plot(title, dense, &points, 0.97).write(path)?;
         eprintln!("wrote {}", path.display());
     }
     let json: Vec<_> = points
@@ -376,105 +357,4 @@ fn nonzero_fraction<M: Module>(model: &M) -> f64 {
     let mut count = Count(0, 0);
     model.visit(&mut count);
     count.0 as f64 / count.1.max(1) as f64
-}
-
-fn new_point(reports: &[LayerReport], method: &str, parameter: String) -> Point {
-    let weights: usize = reports.iter().map(LayerReport::weights).sum();
-    let nonzero: usize = reports.iter().map(|r| r.nonzero).sum();
-    Point {
-        method: method.split(", K =").next().unwrap_or(method).to_string(),
-        parameter,
-        nonzero: nonzero as f64 / weights as f64,
-        bits: reports.iter().map(|r| r.bits).max().unwrap_or(0),
-        ternary_layers: reports.iter().filter(|r| r.is_ternary()).count(),
-        accuracies: Vec::new(),
-    }
-}
-
-fn methods(points: &[Point]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in points {
-        if !names.contains(&p.method) {
-            names.push(p.method.clone());
-        }
-    }
-    names
-}
-
-fn print_tables(name: &str, kind: BackendKind, dense: f64, points: &[Point], args: &Args) {
-    println!("## {name} on MNIST, {kind}: dense test accuracy {dense:.4}\n");
-    println!(
-        "| method | parameter | non-zero weights | bits (max over layers) | ternary layers | accuracy (mean ± sd over runs) | retained |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for p in points {
-        println!(
-            "| {} | {} | {:.2}% | {} | {} | {:.4} ± {:.4} ({} run{}) | {:.1}% |",
-            p.method,
-            p.parameter,
-            100.0 * p.nonzero,
-            p.bits,
-            p.ternary_layers,
-            p.mean(),
-            p.sd(),
-            p.accuracies.len(),
-            if p.accuracies.len() == 1 { "" } else { "s" },
-            100.0 * p.mean() / dense
-        );
-    }
-    println!(
-        "\nSmallest fraction of non-zero weights keeping ≥ 97% of the dense accuracy ({:.4}):\n",
-        0.97 * dense
-    );
-    println!("| method | non-zero weights | accuracy | retained |\n|---|---|---|---|");
-    for method in methods(points) {
-        let best = points
-            .iter()
-            .filter(|p| p.method == method && p.mean() >= 0.97 * dense)
-            .min_by(|a, b| a.nonzero.total_cmp(&b.nonzero));
-        match best {
-            Some(p) => println!(
-                "| {method} | {:.2}% | {:.4} | {:.1}% |",
-                100.0 * p.nonzero,
-                p.mean(),
-                100.0 * p.mean() / dense
-            ),
-            None => println!("| {method} | none of those measured | | |"),
-        }
-    }
-    let _ = args;
-}
-
-fn plot(name: &str, dense: f64, points: &[Point], args: &Args) -> LinePlot {
-    let series = methods(points)
-        .into_iter()
-        .map(|method| {
-            let mut pts: Vec<(f64, f64)> = points
-                .iter()
-                .filter(|p| p.method == method && p.nonzero > 0.0)
-                .map(|p| (p.nonzero, p.mean() / dense))
-                .collect();
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            // Bit widths are separate points, not a curve through the sparsity axis.
-            let markers_only = ["TWN", "uniform", "Burn"]
-                .iter()
-                .any(|m| method.starts_with(m));
-            Series {
-                name: method,
-                points: pts,
-                markers_only,
-            }
-        })
-        .collect();
-    LinePlot {
-        title: format!(
-            "{name} on MNIST, no retraining ({} sampling seeds per point)",
-            args.seeds
-        ),
-        x_label: "fraction of non-zero weights".into(),
-        y_label: "test accuracy / dense accuracy".into(),
-        log_x: true,
-        y_reference: Some((0.97, "97%".into())),
-        series,
-    }
 }

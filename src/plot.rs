@@ -79,14 +79,14 @@ impl LinePlot {
              <rect width='100%' height='100%' fill='white'/>\n<text x='{left}' y='22' font-size='14'>{}</text>\n",
             escape(&self.title)
         );
-        for i in 0..=5 {
-            let y = y0 + (y1 - y0) * i as f64 / 5.0;
+        for y in nice_ticks(y0, y1) {
             let _ = writeln!(
                 svg,
-                "<line x1='{left}' x2='{:.1}' y1='{py:.1}' y2='{py:.1}' stroke='#e4e4e4'/><text x='{:.1}' y='{:.1}' text-anchor='end'>{y:.3}</text>",
+                "<line x1='{left}' x2='{:.1}' y1='{py:.1}' y2='{py:.1}' stroke='#e4e4e4'/><text x='{:.1}' y='{:.1}' text-anchor='end'>{}</text>",
                 w - right,
                 left - 6.0,
                 py(y) + 4.0,
+                format_tick(y),
                 py = py(y)
             );
         }
@@ -185,15 +185,32 @@ fn x_ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
         }
         ticks
     } else {
-        (0..=5).map(|i| lo + (hi - lo) * i as f64 / 5.0).collect()
+        nice_ticks(lo, hi)
     }
 }
 
+/// About five round ticks (multiples of 1, 2 or 5 × 10^k) inside `[lo, hi]`.
+fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let raw = (hi - lo) / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// A tick label: up to four significant digits, exponents for very small or large values.
 fn format_tick(x: f64) -> String {
     if x != 0.0 && (x.abs() < 0.01 || x.abs() >= 1e4) {
-        format!("{x:.0e}")
+        let text = format!("{x:.1e}");
+        text.replace(".0e", "e")
     } else {
-        format!("{}", (x * 1000.0).round() / 1000.0)
+        let rounded = (x * 1e4).round() / 1e4;
+        format!("{rounded}")
     }
 }
 
@@ -232,5 +249,21 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 4 + 2);
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains("a &lt; b") && svg.contains(">half<") && svg.contains(">two<"));
+    }
+
+    #[test]
+    fn linear_ticks_are_round_numbers() {
+        let labels = |lo, hi| {
+            nice_ticks(lo, hi)
+                .into_iter()
+                .map(format_tick)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(labels(-4177.9, 135_000.0), ["0", "5e4", "1e5"]);
+        assert_eq!(labels(0.907, 0.987), ["0.92", "0.94", "0.96", "0.98"]);
+        assert_eq!(
+            [120_000.0, 100_000.0, 0.9, 0.001].map(format_tick),
+            ["1.2e5", "1e5", "0.9", "1e-3"]
+        );
     }
 }

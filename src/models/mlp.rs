@@ -68,15 +68,8 @@ impl ImageClassifier for Mlp {
     ///   MLP's input size
     /// - output: `[batch, classes]`
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let [batch, c, h, w] = images.dims();
         let inputs = self.layers[0].weight.dims()[0];
-        assert_eq!(
-            c * h * w,
-            inputs,
-            "Mlp: images of {c}×{h}×{w} = {} values, the first layer takes {inputs}",
-            c * h * w
-        );
-        self.forward_flat(images.reshape([batch, inputs]))
+        self.forward_flat(super::flatten_images(images, inputs, "Mlp"))
     }
 }
 

@@ -18,8 +18,10 @@
 //! ```
 #![allow(deprecated)] // NdArray is deprecated upstream in favour of Flex; we keep testing it.
 
+pub mod bench;
 mod harness;
 mod kind;
+pub mod memory;
 
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
 pub use kind::{BackendError, BackendKind};

@@ -16,14 +16,14 @@
 //! counted. After criterion's report the bench prints the table of ratios (fan-in time / dense
 //! time, from criterion's mean estimates) that `docs/RESULTS.md` quotes.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::Criterion;
 use mcnn_backends::BackendKind;
+use mcnn_backends::bench::criterion_mean_seconds;
+use mcnn_backends::memory::{CountingAllocator, peak_extra_bytes, retained_bytes};
 use mcnn_fan_in::{FanInLinear, FanInLinearConfig};
 
 /// (batch, width): 128 × 1024 unless `MCNN_BENCH_SHAPE=BATCHxWIDTH` says otherwise.
@@ -49,44 +49,8 @@ fn group_name(kind: BackendKind) -> String {
 }
 const FAN_INS: [usize; 4] = [4, 16, 64, 256];
 
-/// The system allocator, counting the bytes in use and their peak.
-struct CountingAllocator;
-
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Heap bytes still held after `f` returns its value (kept alive until measured).
-fn retained_bytes<T>(f: impl FnOnce() -> T) -> usize {
-    let base = IN_USE.load(Ordering::Relaxed);
-    let value = f();
-    let held = IN_USE.load(Ordering::Relaxed).saturating_sub(base);
-    drop(value);
-    held
-}
-
-/// Heap bytes allocated beyond the starting level at the peak of `f`.
-fn peak_extra_bytes(f: impl FnOnce()) -> usize {
-    let base = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    f();
-    PEAK.load(Ordering::Relaxed) - base
-}
 
 /// One of the layers under test.
 enum Layer {
@@ -168,7 +132,7 @@ fn main() {
             if kind != BackendKind::Wgpu {
                 forward_backward(layer, &x, &device); // allocations of a first call aside
                 let held = retained_bytes(|| layer.forward(x.clone().require_grad()));
-                let peak = peak_extra_bytes(|| forward_backward(layer, &x, &device));
+                let ((), peak) = peak_extra_bytes(|| forward_backward(layer, &x, &device));
                 memory.push((kind, layer.name(), held, peak));
             }
         }
@@ -176,15 +140,6 @@ fn main() {
     }
     criterion.final_summary();
     print_ratios(width, &memory);
-}
-
-/// Mean time of a benchmark in seconds, from criterion's saved estimates.
-fn mean_seconds(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some(json["mean"]["point_estimate"].as_f64()? * 1e-9)
 }
 
 fn print_ratios(width: usize, memory: &[(BackendKind, String, usize, usize)]) {
@@ -195,16 +150,16 @@ fn print_ratios(width: usize, memory: &[(BackendKind, String, usize, usize)]) {
     println!("|---|---|---|---|---|---|---|---|---|");
     for kind in BackendKind::compiled() {
         let group = group_name(kind);
-        let dense_fwd = mean_seconds(&group, "dense_fwd");
-        let dense_both = mean_seconds(&group, "dense_fwd_bwd");
+        let dense_fwd = criterion_mean_seconds(&group, "dense_fwd");
+        let dense_both = criterion_mean_seconds(&group, "dense_fwd_bwd");
         for (name, density) in std::iter::once(("dense".to_string(), 1.0)).chain(
             FAN_INS
                 .iter()
                 .map(|&k| (format!("k={k}"), k as f64 / width as f64)),
         ) {
             let (Some(fwd), Some(both), Some(dense_fwd), Some(dense_both)) = (
-                mean_seconds(&group, &format!("{name}_fwd")),
-                mean_seconds(&group, &format!("{name}_fwd_bwd")),
+                criterion_mean_seconds(&group, &format!("{name}_fwd")),
+                criterion_mean_seconds(&group, &format!("{name}_fwd_bwd")),
                 dense_fwd,
                 dense_both,
             ) else {

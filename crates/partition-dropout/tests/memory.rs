@@ -3,28 +3,10 @@
 //! One test in this binary, so the counting allocator sees nothing else.
 #![cfg(feature = "flex")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use burn::nn::DropoutConfig;
 use burn::tensor::{Device, Tensor};
+use mcnn_backends::memory::{CountingAllocator, retained_bytes};
 use partition_dropout::PartitionDropoutConfig;
-
-struct CountingAllocator;
-
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -32,11 +14,7 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// Heap bytes that `forward` leaves allocated while its output (and so its autodiff graph)
 /// is alive.
 fn held_by(forward: impl Fn(Tensor<2>) -> Tensor<2>, x: &Tensor<2>) -> usize {
-    let base = IN_USE.load(Ordering::Relaxed);
-    let y = forward(x.clone());
-    let held = IN_USE.load(Ordering::Relaxed).saturating_sub(base);
-    drop(y);
-    held
+    retained_bytes(|| forward(x.clone()))
 }
 
 #[test]

@@ -1,9 +1,27 @@
 //! Monte Carlo post-training quantization of Burn `Conv2d` layers.
 //!
 //! The importance sampling of `sampled-linear`, applied to one filter (all `c_in·kh·kw` taps of
-//! an output channel) at a time. From Mordido, Van Keirsbilck and Keller, *Instant
-//! Quantization of Neural Networks using Monte Carlo Methods* (arXiv:1905.12253), section 3 of
-//! the project's `algorithms.md`.
+//! an output channel) at a time, or to the whole layer. From Mordido, Van Keirsbilck and
+//! Keller, *Instant Quantization of Neural Networks using Monte Carlo Methods*
+//! (arXiv:1905.12253), section 3 of the project's `algorithms.md`.
 //!
-//! Status: the crate exists so that the workspace has its final shape; `SampledConv2d` is being
-//! built (project issue 7).
+//! - [`SampledConv2d`]: the compact layer (taps + integers + scales), computed through the
+//!   fan-in op on the unfolded input; [`SampledConv2d::from_conv2d`] makes it from a trained
+//!   `Conv2d`, [`SampledConv2d::forward_reference`] is the dense convolution it must equal.
+//! - [`sample_model`]: every `Conv2d` and `Linear` of a model (or those a filter selects),
+//!   sampled in place with a report per layer; [`apply_baseline_model`] applies the pruning,
+//!   ternary and rounding baselines of `sampled-linear` to both kinds.
+//!
+//! Budgets, granularities, schemes and seeds are `sampled-linear`'s [`SamplingConfig`]; for a
+//! `Conv2d` a "neuron" is a filter and `d_input` its number of taps.
+#![cfg_attr(
+    not(any(feature = "flex", feature = "ndarray", feature = "wgpu")),
+    allow(unused)
+)]
+
+mod layer;
+mod model;
+
+pub use layer::{ConvGeometry, SampledConv2d};
+pub use model::{apply_baseline_model, sample_model};
+pub use sampled_linear::{Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme};

@@ -1,14 +1,14 @@
 //! The plain alternatives a user would otherwise reach for, without retraining: magnitude
 //! pruning, random pruning, ternary thresholding (TWN) and symmetric uniform rounding.
 //! All work on output-major rows (`[d_output, d_input]`) and return dense rows, so they
-//! plug into [`map_linear_weights`](crate::map_linear_weights) like sampling does.
+//! plug into [`map_weights`](crate::map_weights) like sampling does.
 
 use burn::module::Module;
 use mcnn_fan_in::random_indices;
 
 use crate::config::Granularity;
 use crate::error::{SampledLinearError, check_finite};
-use crate::mapper::map_linear_weights;
+use crate::mapper::{LayerKind, map_weights};
 use crate::report::LayerReport;
 
 /// A baseline compression of a layer's weights.
@@ -160,7 +160,7 @@ impl Baseline {
 }
 
 /// Applies `baseline` to every `Linear` of `model` that `filter` accepts (see
-/// [`map_linear_weights`]).
+/// [`map_linear_weights`](crate::map_linear_weights)).
 ///
 /// # Errors
 /// As [`Baseline::apply`], naming the layer by its path.
@@ -169,8 +169,22 @@ pub fn apply_baseline<M: Module>(
     baseline: Baseline,
     filter: impl Fn(&str) -> bool,
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
+    apply_baseline_weights(model, &[LayerKind::Linear], baseline, filter)
+}
+
+/// [`apply_baseline`] for the layers of the given `kinds` (see [`map_weights`]): a `Conv2d`
+/// is pruned or rounded filter by filter where `Linear` is neuron by neuron.
+///
+/// # Errors
+/// As [`Baseline::apply`], naming the layer by its path.
+pub fn apply_baseline_weights<M: Module>(
+    model: M,
+    kinds: &[LayerKind],
+    baseline: Baseline,
+    filter: impl Fn(&str) -> bool,
+) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
     baseline.check()?;
-    map_linear_weights(model, filter, |layer, rows, d_output, d_input, _| {
+    map_weights(model, kinds, filter, |layer, rows, d_output, d_input, _| {
         baseline.apply(rows, d_output, d_input, layer)
     })
 }

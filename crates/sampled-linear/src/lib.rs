@@ -12,6 +12,8 @@
 //!   the fan-in op; [`SampledLinear::from_linear`] makes it from a trained `Linear`.
 //! - [`sample_linears`]: every `Linear` of a model (or those a filter selects), with a
 //!   [`LayerReport`] per layer; [`map_linear_weights`] is the mapper behind it.
+//!   [`sample_weights`] and [`map_weights`] do the same for `Conv2d` filters too
+//!   ([`LayerKind`]), which the `sampled-conv` crate builds on.
 //! - [`ResampledLinear`]: training with the weights re-sampled at every step (DropConnect
 //!   with importance-sampled masks); dense at inference.
 //! - [`sample_activations`]: the same sampling for non-negative activations (MCQ), per
@@ -38,11 +40,11 @@ mod sample;
 mod weights;
 
 pub use activation::sample_activations;
-pub use baselines::{Baseline, apply_baseline};
+pub use baselines::{Baseline, apply_baseline, apply_baseline_weights};
 pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::SampledLinear;
-pub use mapper::{map_linear_weights, sample_linears};
+pub use mapper::{LayerKind, map_linear_weights, map_weights, sample_linears, sample_weights};
 pub use report::LayerReport;
 pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;

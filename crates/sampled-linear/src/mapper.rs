@@ -1,8 +1,8 @@
-//! Whole models: rewrite the weight of every `Linear` (or those a filter selects) and report
-//! what became of each.
+//! Whole models: rewrite the weight of every `Linear` and `Conv2d` (or those a filter selects)
+//! and report what became of each.
 
 use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
@@ -15,6 +15,26 @@ use crate::weights::{input_major_tensor, output_major};
 type Transform<'a, E> =
     dyn FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E> + 'a;
 
+/// The kinds of layer whose weights a mapper rewrites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// `burn::nn::Linear`: one row per output neuron, `d_input` long.
+    Linear,
+    /// `burn::nn::conv::Conv2d`: one row per filter (output channel), `c_in / groups · kh · kw`
+    /// long, in Burn's order (channel, then kernel row, then kernel column).
+    Conv2d,
+}
+
+impl LayerKind {
+    /// The container type Burn's `ModuleMapper` reports for the layer.
+    fn container(self) -> &'static str {
+        match self {
+            Self::Linear => "Struct:Linear",
+            Self::Conv2d => "Struct:Conv2d",
+        }
+    }
+}
+
 /// Rewrites the weight of every `burn::nn::Linear` in `model` whose path (`fc1`,
 /// `blocks.0.linear`, …) `filter` accepts: `transform(layer, rows, d_output, d_input,
 /// layer_number)` gets the weight as output-major rows (`[d_output, d_input]`, one row per
@@ -26,10 +46,25 @@ type Transform<'a, E> =
 pub fn map_linear_weights<M: Module, E>(
     model: M,
     filter: impl Fn(&str) -> bool,
+    transform: impl FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E>,
+) -> Result<(M, Vec<LayerReport>), E> {
+    map_weights(model, &[LayerKind::Linear], filter, transform)
+}
+
+/// [`map_linear_weights`] for the layers of the given `kinds`: a `Conv2d`'s rows are its
+/// filters (`d_output` = output channels, `d_input = c_in / groups · kh · kw`).
+///
+/// # Errors
+/// The first error of `transform`; the model is then dropped.
+pub fn map_weights<M: Module, E>(
+    model: M,
+    kinds: &[LayerKind],
+    filter: impl Fn(&str) -> bool,
     mut transform: impl FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E>,
 ) -> Result<(M, Vec<LayerReport>), E> {
-    let mut mapper = LinearWeightMapper {
+    let mut mapper = WeightMapper {
         path: Vec::new(),
+        kinds,
         filter: &filter,
         transform: &mut transform,
         reports: Vec::new(),
@@ -57,27 +92,47 @@ pub fn sample_linears<M: Module>(
     config: &SamplingConfig,
     filter: impl Fn(&str) -> bool,
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
-    config.check()?;
-    let method = config.describe();
-    map_linear_weights(model, filter, |layer, rows, d_output, d_input, number| {
-        let config = config
-            .clone()
-            .with_seed(config.seed.wrapping_add(number as u64));
-        let sampled = SampledWeights::sample(rows, d_output, d_input, &config, layer)?;
-        Ok((sampled.dequantize(), sampled.report(layer, &method)))
-    })
+    sample_weights(model, &[LayerKind::Linear], config, filter)
 }
 
-struct LinearWeightMapper<'a, 't, E> {
+/// [`sample_linears`] for the layers of the given `kinds` (a `Conv2d` is sampled per filter,
+/// or per layer); layer `i` in visiting order, of any kind, samples with `config.seed + i`.
+///
+/// # Errors
+/// As [`SampledWeights::sample`], naming the layer by its path.
+pub fn sample_weights<M: Module>(
+    model: M,
+    kinds: &[LayerKind],
+    config: &SamplingConfig,
+    filter: impl Fn(&str) -> bool,
+) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
+    config.check()?;
+    let method = config.describe();
+    map_weights(
+        model,
+        kinds,
+        filter,
+        |layer, rows, d_output, d_input, number| {
+            let config = config
+                .clone()
+                .with_seed(config.seed.wrapping_add(number as u64));
+            let sampled = SampledWeights::sample(rows, d_output, d_input, &config, layer)?;
+            Ok((sampled.dequantize(), sampled.report(layer, &method)))
+        },
+    )
+}
+
+struct WeightMapper<'a, 't, E> {
     /// (name, container type) of every module entered.
     path: Vec<(String, String)>,
+    kinds: &'a [LayerKind],
     filter: &'a dyn Fn(&str) -> bool,
     transform: &'a mut Transform<'t, E>,
     reports: Vec<LayerReport>,
     error: Option<E>,
 }
 
-impl<E> ModuleMapper for LinearWeightMapper<'_, '_, E> {
+impl<E> ModuleMapper for WeightMapper<'_, '_, E> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
         self.path
             .push((name.to_string(), container_type.to_string()));
@@ -88,9 +143,20 @@ impl<E> ModuleMapper for LinearWeightMapper<'_, '_, E> {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let is_linear_weight = matches!(self.path.last(),
-            Some((name, container)) if name == "weight" && container == "Struct:Linear");
-        if D != 2 || !is_linear_weight || self.error.is_some() {
+        let kind = match self.path.last() {
+            Some((name, container)) if name == "weight" => self
+                .kinds
+                .iter()
+                .copied()
+                .find(|kind| kind.container() == container),
+            _ => None,
+        };
+        let shape_fits = match kind {
+            Some(LayerKind::Linear) => D == 2,
+            Some(LayerKind::Conv2d) => D == 4,
+            None => false,
+        };
+        if !shape_fits || self.error.is_some() {
             return param;
         }
         let layer = self.path[..self.path.len() - 1]
@@ -104,12 +170,36 @@ impl<E> ModuleMapper for LinearWeightMapper<'_, '_, E> {
         let number = self.reports.len();
         param.map(|tensor| {
             let dims = tensor.dims();
-            let weight: Tensor<2> = tensor.clone().reshape([dims[0], dims[1]]);
-            let (rows, d_output, d_input) = output_major(&weight);
+            let device = tensor.device();
+            // Output-major rows: a Linear stores [d_input, d_output], a Conv2d its filters.
+            let (rows, d_output, d_input) = match kind {
+                Some(LayerKind::Linear) => {
+                    output_major(&tensor.clone().reshape([dims[0], dims[1]]))
+                }
+                _ => {
+                    let d_output = dims[0];
+                    let d_input = dims[1..].iter().product();
+                    let values = tensor
+                        .to_data()
+                        .convert::<f32>()
+                        .try_into_vec::<f32>()
+                        .expect("f32 after convert");
+                    (values, d_output, d_input)
+                }
+            };
             match (self.transform)(&layer, &rows, d_output, d_input, number) {
                 Ok((rows, report)) => {
                     self.reports.push(report);
-                    input_major_tensor(&rows, d_output, d_input, &weight.device()).reshape(dims)
+                    match kind {
+                        Some(LayerKind::Linear) => {
+                            input_major_tensor(&rows, d_output, d_input, &device).reshape(dims)
+                        }
+                        _ => Tensor::<1>::from_data(
+                            TensorData::new(rows, [d_output * d_input]),
+                            &device,
+                        )
+                        .reshape(dims),
+                    }
                 }
                 Err(error) => {
                     self.error = Some(error);

@@ -1,0 +1,315 @@
+//! `SampledConv2d`: the stored integers are the sampler's, the sparse path (unfold + fan-in)
+//! equals Burn's own `Conv2d` with the materialised weights on every backend for strides,
+//! padding, dilation and groups, gradients against the reference and finite differences,
+//! whole-model sampling and baselines, save/load and errors.
+
+use burn::module::{Module, Param, ParamId};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Distribution, Tensor, TensorData, Tolerance};
+use mcnn_backends::{for_each_backend, fork_identical, host_device, materialize};
+use mcnn_fan_in::probe::{self, Path};
+use mcnn_sequences::counts::{Scheme, row_counts};
+use sampled_conv::{SampledConv2d, apply_baseline_model, sample_model};
+use sampled_linear::{Baseline, Budget, Granularity, SamplingConfig};
+
+fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec().unwrap()
+}
+
+/// A trained-looking conv on the host.
+fn conv(config: Conv2dConfig, seed: u64) -> Conv2d {
+    let host = host_device();
+    host.seed(seed);
+    materialize(config.init(&host))
+}
+
+/// The geometries under test: plain, strided with asymmetric padding and dilation, grouped
+/// with "same" padding.
+fn geometries() -> Vec<(&'static str, Conv2dConfig, [usize; 4])> {
+    vec![
+        (
+            "plain 5×5",
+            Conv2dConfig::new([3, 8], [5, 5]),
+            [2, 3, 12, 12],
+        ),
+        (
+            "stride 2, explicit (1, 2, 0, 1), dilation (2, 1)",
+            Conv2dConfig::new([4, 6], [3, 3])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 2, 0, 1))
+                .with_dilation([2, 1]),
+            [2, 4, 11, 9],
+        ),
+        (
+            "2 groups, same",
+            Conv2dConfig::new([4, 6], [3, 3])
+                .with_groups(2)
+                .with_padding(PaddingConfig2d::Same),
+            [3, 4, 7, 8],
+        ),
+    ]
+}
+
+#[test]
+fn stored_integers_are_the_samplers_per_filter_and_per_layer() {
+    let dense = conv(Conv2dConfig::new([4, 6], [3, 3]).with_groups(2), 1);
+    let rows = floats(dense.weight.val());
+    let taps = 2 * 3 * 3;
+    for granularity in [Granularity::PerNeuron, Granularity::PerLayer] {
+        let config = SamplingConfig::new(Budget::Amount(0.5))
+            .with_granularity(granularity)
+            .with_seed(3);
+        let (layer, report) = SampledConv2d::from_conv2d(&dense, &config, "conv").unwrap();
+        assert_eq!((report.d_output, report.d_input), (6, taps));
+        let expected: Vec<f32> = match granularity {
+            Granularity::PerNeuron => {
+                let counts = row_counts(&rows, 6, taps, 9, Scheme::Jittered, 3).unwrap();
+                (0..6 * taps)
+                    .map(|i| counts.summaries[i / taps].scale * counts.q[i] as f32)
+                    .collect()
+            }
+            Granularity::PerLayer => {
+                let counts =
+                    mcnn_sequences::counts::sample_counts(&rows, 54, Scheme::Jittered, 3).unwrap();
+                counts
+                    .q
+                    .iter()
+                    .map(|&q| counts.summary.scale * q as f32)
+                    .collect()
+            }
+        };
+        // In Conv2d's layout: the groups' columns picked back out of the global features.
+        assert_eq!(floats(layer.dense_weight()), expected, "{granularity:?}");
+    }
+}
+
+#[test]
+fn the_sparse_path_equals_burns_conv2d_on_every_backend() {
+    for (name, config, shape) in geometries() {
+        let dense = conv(config, 2);
+        let sampling = SamplingConfig::new(Budget::Amount(0.5)).with_seed(4);
+        let (layer, _) = SampledConv2d::from_conv2d(&dense, &sampling, name).unwrap();
+        // Burn's own Conv2d, with the materialised integer weights: independent padding and
+        // geometry code.
+        let mut burn_conv = dense.clone();
+        burn_conv.weight = Param::from_tensor(layer.dense_weight());
+        let host = host_device();
+        host.seed(5);
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &host);
+        for_each_backend(|kind, device| {
+            let sampled = fork_identical(&layer, &device);
+            let reference = fork_identical(&burn_conv, &device);
+            let x = x.clone().to_device(&device);
+            let path = if kind.is_cpu() {
+                Path::CpuForward
+            } else {
+                Path::CubeForward
+            };
+            let before = probe::count(path);
+            let got = sampled.forward(x.clone()).into_data();
+            assert!(
+                probe::count(path) > before,
+                "{path:?} did not run on {kind}"
+            );
+            let want = reference.forward(x.clone()).into_data();
+            assert_eq!(got.shape(), want.shape(), "{name} on {kind}");
+            got.assert_approx_eq::<f32>(&want, Tolerance::absolute(1e-4));
+            sampled
+                .forward_reference(x)
+                .into_data()
+                .assert_approx_eq::<f32>(&want, Tolerance::absolute(1e-4));
+        });
+    }
+}
+
+#[test]
+fn gradients_match_the_reference_and_finite_differences() {
+    for (name, config, shape) in geometries() {
+        let dense = conv(config, 6);
+        let sampling = SamplingConfig::new(Budget::Amount(1.0)).with_seed(7);
+        let (layer, _) = SampledConv2d::from_conv2d(&dense, &sampling, name).unwrap();
+        let host = host_device();
+        host.seed(8);
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &host);
+        for_each_backend(|kind, device| {
+            let ad = device.autodiff();
+            let sampled = fork_identical(&layer, &ad).train();
+            let gradients = |sparse: bool| {
+                let x = x.clone().to_device(&ad).autodiff().require_grad();
+                let y = if sparse {
+                    sampled.forward(x.clone())
+                } else {
+                    sampled.forward_reference(x.clone())
+                };
+                let grads = (y.clone() * y).sum().backward();
+                (
+                    x.grad(&grads).unwrap().into_data(),
+                    sampled.scales.grad(&grads).unwrap().into_data(),
+                )
+            };
+            let before = probe::count(Path::AutodiffBackward);
+            let (dx, dscale) = gradients(true);
+            assert!(
+                probe::count(Path::AutodiffBackward) > before,
+                "custom backward on {kind}"
+            );
+            let (rx, rscale) = gradients(false);
+            dx.assert_approx_eq::<f32>(&rx, Tolerance::absolute(1e-3));
+            dscale.assert_approx_eq::<f32>(&rscale, Tolerance::rel_abs(1e-4, 1e-2));
+        });
+        // Central differences of Σ y² in the input, on the host, a few entries.
+        let ad = host.clone().autodiff();
+        let sampled = fork_identical(&layer, &ad);
+        let xa = x.clone().to_device(&ad).autodiff().require_grad();
+        let y = sampled.forward(xa.clone());
+        let dx = floats(xa.grad(&(y.clone() * y).sum().backward()).unwrap());
+        let values = floats(x.clone());
+        let loss = |at: usize, delta: f32| {
+            let mut v = values.clone();
+            v[at] += delta;
+            let x = Tensor::<4>::from_data(TensorData::new(v, shape), &host);
+            let y = layer.forward(x);
+            (y.clone() * y).sum().into_scalar::<f32>() as f64
+        };
+        for at in (0..values.len()).step_by(values.len() / 13) {
+            let fd = (loss(at, 1e-2) - loss(at, -1e-2)) / 2e-2;
+            assert!(
+                (fd - dx[at] as f64).abs() < 2e-2 * (1.0 + fd.abs()),
+                "{name}: dx[{at}] fd {fd} vs {}",
+                dx[at]
+            );
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+struct Tiny {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    fc: Linear,
+}
+
+fn tiny() -> Tiny {
+    let host = host_device();
+    host.seed(9);
+    materialize(Tiny {
+        conv1: Conv2dConfig::new([3, 4], [3, 3]).init(&host),
+        conv2: Conv2dConfig::new([4, 5], [3, 3]).init(&host),
+        fc: LinearConfig::new(20, 3).init(&host),
+    })
+}
+
+#[test]
+fn whole_models_sample_convolutions_and_linears_in_visiting_order() {
+    let model = tiny();
+    let config = SamplingConfig::new(Budget::Amount(0.75)).with_seed(10);
+    let (sampled, reports) = sample_model(model.clone(), &config, |_| true).unwrap();
+    let layers: Vec<&str> = reports.iter().map(|r| r.layer.as_str()).collect();
+    assert_eq!(layers, ["conv1", "conv2", "fc"]);
+    assert_eq!((reports[1].d_output, reports[1].d_input), (5, 36));
+    // Layer i samples with seed + i: conv2 equals the single layer sampled with seed 11.
+    let (conv2, _) =
+        SampledConv2d::from_conv2d(&model.conv2, &config.clone().with_seed(11), "conv2").unwrap();
+    assert_eq!(
+        floats(sampled.conv2.weight.val()),
+        floats(conv2.dense_weight())
+    );
+    // The filter selects layers by path; the others are untouched.
+    let (only, reports) = sample_model(model.clone(), &config, |path| path == "conv2").unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        floats(only.conv1.weight.val()),
+        floats(model.conv1.weight.val())
+    );
+}
+
+#[test]
+fn magnitude_pruning_keeps_the_largest_taps_of_every_filter() {
+    let model = tiny();
+    let baseline = Baseline::Magnitude {
+        keep: 0.25,
+        granularity: Granularity::PerNeuron,
+    };
+    let (pruned, reports) = apply_baseline_model(model.clone(), baseline, |_| true).unwrap();
+    assert_eq!(reports.len(), 3);
+    let (before, after) = (
+        floats(model.conv2.weight.val()),
+        floats(pruned.conv2.weight.val()),
+    );
+    for (filter, (b, a)) in before.chunks(36).zip(after.chunks(36)).enumerate() {
+        assert_eq!(
+            a.iter().filter(|&&w| w != 0.0).count(),
+            9,
+            "filter {filter}"
+        );
+        let smallest_kept = a
+            .iter()
+            .filter(|w| **w != 0.0)
+            .map(|w| w.abs())
+            .fold(f32::MAX, f32::min);
+        let largest_dropped = b
+            .iter()
+            .zip(a)
+            .filter(|(_, a)| **a == 0.0)
+            .map(|(b, _)| b.abs())
+            .fold(0.0, f32::max);
+        assert!(smallest_kept >= largest_dropped, "filter {filter}");
+    }
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let dense = conv(Conv2dConfig::new([3, 8], [5, 5]).with_groups(1), 12);
+    let config = SamplingConfig::new(Budget::Amount(0.5)).with_seed(13);
+    let (layer, _) = SampledConv2d::from_conv2d(&dense, &config, "conv").unwrap();
+    let host = host_device();
+    let x = Tensor::<4>::random([1, 3, 9, 9], Distribution::Default, &host);
+    let expected = layer.forward(x.clone()).into_data();
+    let path = std::env::temp_dir().join(format!("mcnn-sampled-conv-{}.bpk", std::process::id()));
+    layer.clone().save_file(&path).unwrap();
+    // Records restore into a layer of the same shapes: one with other values everywhere.
+    let mut other = layer.clone();
+    other.counts = Param::initialized(ParamId::new(), other.counts.val().zeros_like());
+    other.indices = Param::initialized(ParamId::new(), other.indices.val().zeros_like());
+    other.scales = Param::from_tensor(other.scales.val() * 2.0);
+    let loaded = other.load_file(&path);
+    loaded.forward(x).into_data().assert_eq(&expected, true);
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn bad_input_is_named() {
+    let mut dense = conv(Conv2dConfig::new([2, 3], [3, 3]), 14);
+    let mut values = floats(dense.weight.val());
+    values[20] = f32::NAN; // filter 1, tap 2
+    dense.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(values, [3, 2, 3, 3]),
+        &host_device(),
+    ));
+    let error = SampledConv2d::from_conv2d(&dense, &SamplingConfig::new(Budget::Amount(1.0)), "c1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("layer `c1`") && error.contains("input 2 to output 1"),
+        "{error}"
+    );
+    let bad_budget = SamplingConfig::new(Budget::Amount(0.0));
+    assert!(SampledConv2d::from_conv2d(&dense, &bad_budget, "c1").is_err());
+
+    let good = conv(Conv2dConfig::new([2, 3], [3, 3]), 15);
+    let (layer, _) =
+        SampledConv2d::from_conv2d(&good, &SamplingConfig::new(Budget::Amount(1.0)), "c").unwrap();
+    let host = host_device();
+    for (shape, expected) in [
+        ([1, 3, 5, 5], "the input has 3 channels, the layer takes 2"),
+        ([1, 2, 2, 5], "smaller than the dilated kernel 3"),
+    ] {
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            layer.forward(Tensor::<4>::zeros(shape, &host))
+        }))
+        .unwrap_err();
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+}
