@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use burn::data::dataset::Dataset;
 use clap::Parser;
-use common::{Point, plot, print_tables};
+use common::{Point, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
@@ -82,12 +82,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
-    }
-    if let Some(k) = args.amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
-        return Err(format!("--amounts must be finite and positive, got {k}"));
-    }
+    check_sweep(args.seeds, &args.amounts)?;
     if !matches!(args.layers.as_str(), "all" | "conv") {
         return Err(format!(
             "--layers must be all or conv, got {:?}",

@@ -23,7 +23,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamGroup, Quantizer};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
 use burn::tensor::{DType, Tensor};
 use clap::Parser;
-use common::{Point, plot, print_tables};
+use common::{Point, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
@@ -135,12 +135,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
-    }
-    if let Some(k) = args.amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
-        return Err(format!("--amounts must be finite and positive, got {k}"));
-    }
+    check_sweep(args.seeds, &args.amounts)?;
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     match args.model.as_str() {
         "mlp" => {

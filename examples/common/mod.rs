@@ -4,6 +4,17 @@
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sampled_linear::LayerReport;
 
+/// Checks the sweep's command-line values: at least one seed, finite positive amounts.
+pub fn check_sweep(seeds: u64, amounts: &[f64]) -> Result<(), String> {
+    if seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    match amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
+        Some(k) => Err(format!("--amounts must be finite and positive, got {k}")),
+        None => Ok(()),
+    }
+}
+
 /// One measured point of one method.
 pub struct Point {
     pub method: String,
