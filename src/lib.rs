@@ -13,8 +13,9 @@
 //! - [`sequences`]: Sobol' points, LFSR, counter hash, samplers and sample counts;
 //! - [`backends`]: choosing flex, ndarray or wgpu at run time, and running one test on all.
 //!
-//! This crate also holds the reference models ([`models`]) and the small training loop
-//! ([`training`]) that the examples and experiments share.
+//! This crate also holds the reference models ([`models`]), the small training loop
+//! ([`training`]), SVG plots ([`plot`]) and the resumable, shardable accuracy sweeps
+//! ([`sweep`]) that the examples and experiments share.
 
 pub use mcnn_backends as backends;
 pub use mcnn_datasets as datasets;
@@ -27,4 +28,5 @@ pub use sampled_linear;
 
 pub mod models;
 pub mod plot;
+pub mod sweep;
 pub mod training;

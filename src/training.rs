@@ -43,6 +43,10 @@ pub struct TrainingConfig {
     /// Whether to draw a progress bar (on a terminal) and print a line per epoch.
     #[config(default = true)]
     pub progress: bool,
+    /// How many of each epoch's first step losses to keep in its [`EpochReport`] (for
+    /// comparing backends step by step).
+    #[config(default = 0)]
+    pub recorded_steps: usize,
 }
 
 /// What one epoch of [`train`] achieved.
@@ -56,6 +60,8 @@ pub struct EpochReport {
     pub train_seconds: f64,
     /// Accuracy on the test set after the epoch, in `[0, 1]`.
     pub test_accuracy: f64,
+    /// The losses of the epoch's first `recorded_steps` steps.
+    pub step_losses: Vec<f64>,
 }
 
 impl TrainingConfig {
@@ -122,6 +128,7 @@ pub fn train<M: ImageClassifier>(
         let start = Instant::now();
         let mut loss_sum = 0.0;
         let mut steps = 0usize;
+        let mut step_losses = Vec::with_capacity(config.recorded_steps);
         for batch in loader.iter() {
             let batch = batch.expect("an in-memory data set cannot fail to load");
             let logits = model.forward(batch.images);
@@ -137,6 +144,9 @@ pub fn train<M: ImageClassifier>(
             model = optimizer.step(lr, model, grads);
             step += 1.0;
             loss_sum += loss_value;
+            if steps < config.recorded_steps {
+                step_losses.push(loss_value);
+            }
             steps += 1;
             bar.set_message(format!("loss {loss_value:.4}"));
             bar.inc(1);
@@ -156,6 +166,7 @@ pub fn train<M: ImageClassifier>(
             train_loss: loss_sum / steps as f64,
             train_seconds,
             test_accuracy,
+            step_losses,
         };
         if config.progress {
             eprintln!(

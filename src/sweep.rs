@@ -1,0 +1,467 @@
+//! Accuracy sweeps over a grid (experiment × setting × seed × backend) that survive
+//! interruption and split across machines: the runs of a shard, a results file that a rerun
+//! resumes from, and the per-setting, per-backend summary with the cross-backend difference.
+//!
+//! ```
+//! use mcnn::sweep::{Grid, Shard};
+//!
+//! let grid = Grid::new("paths", vec!["4096".into(), "16384".into()], 3, vec!["flex".into()]);
+//! assert_eq!(grid.runs().len(), 6);
+//! // Machine 2 of 3 takes every third run, starting with the second.
+//! let shard = Shard::parse("2/3").unwrap();
+//! assert_eq!(grid.runs().iter().enumerate().filter(|(i, _)| shard.contains(*i)).count(), 2);
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// What went wrong with a sweep's input: a bad argument, or a results file that cannot be
+/// read, written or trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepError(pub String);
+
+impl fmt::Display for SweepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SweepError {}
+
+/// Part `index` (1-based) of `count` equal parts of a grid: runs `index − 1`, `index − 1 +
+/// count`, … Every run belongs to exactly one shard, so shards' results files concatenate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, `1..=count`.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole grid.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `i/n` with `1 ≤ i ≤ n`.
+    ///
+    /// # Errors
+    /// A message naming `--shard`, the text and the expected form.
+    pub fn parse(text: &str) -> Result<Self, SweepError> {
+        let bad = || {
+            SweepError(format!(
+                "--shard {text:?}: expected i/n with 1 ≤ i ≤ n, e.g. 2/4"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Whether run number `position` (0-based, in grid order) is this shard's.
+    pub fn contains(&self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+}
+
+/// One run of a grid: which experiment, setting (the swept parameter's value as text), seed
+/// and backend.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RunKey {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The swept parameter's value.
+    pub setting: String,
+    /// Seed of the initial weights and the data order (the same on every backend).
+    pub seed: u64,
+    /// The backend's name.
+    pub backend: String,
+}
+
+/// A grid of runs, in the order they run: setting, then seed, then backend, so that the
+/// backends of one (setting, seed) run one after the other from the same initial weights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grid {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The swept values.
+    pub settings: Vec<String>,
+    /// Seeds `1..=seeds`.
+    pub seeds: u64,
+    /// Backend names.
+    pub backends: Vec<String>,
+}
+
+impl Grid {
+    /// A grid of `settings × 1..=seeds × backends`.
+    pub fn new(experiment: &str, settings: Vec<String>, seeds: u64, backends: Vec<String>) -> Self {
+        Self {
+            experiment: experiment.to_string(),
+            settings,
+            seeds,
+            backends,
+        }
+    }
+
+    /// Every run, in order.
+    pub fn runs(&self) -> Vec<RunKey> {
+        let mut runs = Vec::new();
+        for setting in &self.settings {
+            for seed in 1..=self.seeds {
+                for backend in &self.backends {
+                    runs.push(RunKey {
+                        experiment: self.experiment.clone(),
+                        setting: setting.clone(),
+                        seed,
+                        backend: backend.clone(),
+                    });
+                }
+            }
+        }
+        runs
+    }
+}
+
+/// A finished run: its key and what it measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRow {
+    /// Which run.
+    pub key: RunKey,
+    /// Final test accuracy.
+    pub accuracy: f64,
+    /// Mean training seconds per epoch.
+    pub seconds_per_epoch: f64,
+    /// The losses of the first training steps.
+    pub first_losses: Vec<f64>,
+}
+
+impl RunRow {
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "experiment": self.key.experiment, "setting": self.key.setting,
+            "seed": self.key.seed, "backend": self.key.backend, "accuracy": self.accuracy,
+            "seconds_per_epoch": self.seconds_per_epoch, "first_losses": self.first_losses,
+        })
+        .to_string()
+    }
+
+    fn from_json(line: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        Some(Self {
+            key: RunKey {
+                experiment: v["experiment"].as_str()?.to_string(),
+                setting: v["setting"].as_str()?.to_string(),
+                seed: v["seed"].as_u64()?,
+                backend: v["backend"].as_str()?.to_string(),
+            },
+            accuracy: v["accuracy"].as_f64()?,
+            seconds_per_epoch: v["seconds_per_epoch"].as_f64()?,
+            first_losses: v["first_losses"]
+                .as_array()?
+                .iter()
+                .map(serde_json::Value::as_f64)
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
+/// A results file of JSON lines, one per finished run, appended (and flushed to disk) as
+/// each run finishes. Opening it reads what is there, so a rerun skips the finished runs.
+pub struct ResultsFile {
+    path: PathBuf,
+    file: File,
+    rows: Vec<RunRow>,
+    done: HashSet<RunKey>,
+}
+
+impl ResultsFile {
+    /// Opens (or creates) the results file at `path` and reads its finished runs.
+    ///
+    /// A last line without its newline is a run whose writing was interrupted: it is cut off
+    /// (said on stderr) and the run will be done again. Any other line that is not a run
+    /// is an error, and nothing is written.
+    ///
+    /// # Errors
+    /// A message naming the file (and the line) if it cannot be opened, read or parsed.
+    pub fn open(path: &Path) -> Result<Self, SweepError> {
+        let context =
+            |e: std::io::Error| SweepError(format!("results file {}: {e}", path.display()));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(context)?;
+        let text = std::fs::read_to_string(path).map_err(context)?;
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            eprintln!(
+                "results file {}: its last line was cut off while being written; dropping it \
+                 (that run will be done again)",
+                path.display()
+            );
+            file.set_len(complete as u64).map_err(context)?;
+        }
+        let mut rows = Vec::new();
+        for (n, line) in text[..complete].lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row = RunRow::from_json(line).ok_or_else(|| {
+                SweepError(format!(
+                    "results file {}: line {} is not a finished run ({:?}); fix or remove it, \
+                     the other runs are kept",
+                    path.display(),
+                    n + 1,
+                    line.chars().take(80).collect::<String>()
+                ))
+            })?;
+            rows.push(row);
+        }
+        file.seek(std::io::SeekFrom::End(0)).map_err(context)?;
+        let done = rows.iter().map(|r| r.key.clone()).collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            rows,
+            done,
+        })
+    }
+
+    /// Whether `key` has finished (in this file).
+    pub fn is_done(&self, key: &RunKey) -> bool {
+        self.done.contains(key)
+    }
+
+    /// The finished runs, in the order they were written.
+    pub fn rows(&self) -> &[RunRow] {
+        &self.rows
+    }
+
+    /// Appends a finished run and flushes it to disk.
+    ///
+    /// # Errors
+    /// A message naming the file if it cannot be written.
+    pub fn append(&mut self, row: RunRow) -> Result<(), SweepError> {
+        let context =
+            |e: std::io::Error| SweepError(format!("results file {}: {e}", self.path.display()));
+        writeln!(self.file, "{}", row.to_json()).map_err(context)?;
+        self.file.sync_data().map_err(context)?;
+        self.done.insert(row.key.clone());
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
+/// Mean and sample standard deviation (0 for fewer than two values).
+pub fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// The accuracies of one setting on one backend, summarised.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// The setting.
+    pub setting: String,
+    /// The backend.
+    pub backend: String,
+    /// Runs (seeds).
+    pub runs: usize,
+    /// Mean and standard deviation of the accuracy over the seeds.
+    pub accuracy: (f64, f64),
+    /// Mean seconds per epoch.
+    pub seconds_per_epoch: f64,
+}
+
+/// Per setting and backend (in order of appearance), the summary of `rows`.
+pub fn cells(rows: &[RunRow]) -> Vec<Cell> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for row in rows {
+        let key = (row.key.setting.clone(), row.key.backend.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .map(|(setting, backend)| {
+            let mine: Vec<&RunRow> = rows
+                .iter()
+                .filter(|r| r.key.setting == setting && r.key.backend == backend)
+                .collect();
+            let accuracies: Vec<f64> = mine.iter().map(|r| r.accuracy).collect();
+            let seconds: Vec<f64> = mine.iter().map(|r| r.seconds_per_epoch).collect();
+            Cell {
+                setting,
+                backend,
+                runs: mine.len(),
+                accuracy: mean_sd(&accuracies),
+                seconds_per_epoch: mean_sd(&seconds).0,
+            }
+        })
+        .collect()
+}
+
+/// The difference between two backends' mean accuracies for one setting, with Welch's `t`:
+/// the difference over its standard error. Within seed noise means `|t| < 2` (about the 95%
+/// level); with fewer than two runs on a side there is no spread to compare with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Difference {
+    /// `b`'s mean minus `a`'s.
+    pub difference: f64,
+    /// Welch's `t`, or `None` without a spread.
+    pub t: Option<f64>,
+}
+
+impl Difference {
+    /// The difference between cells `a` and `b`.
+    pub fn between(a: &Cell, b: &Cell) -> Self {
+        let difference = b.accuracy.0 - a.accuracy.0;
+        let variance = a.accuracy.1.powi(2) / a.runs as f64 + b.accuracy.1.powi(2) / b.runs as f64;
+        let t =
+            (a.runs >= 2 && b.runs >= 2 && variance > 0.0).then(|| difference / variance.sqrt());
+        Self { difference, t }
+    }
+
+    /// `|t| < 2`.
+    pub fn within_noise(&self) -> Option<bool> {
+        self.t.map(|t| t.abs() < 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(setting: &str, seed: u64, backend: &str, accuracy: f64) -> RunRow {
+        RunRow {
+            key: RunKey {
+                experiment: "paths".into(),
+                setting: setting.into(),
+                seed,
+                backend: backend.into(),
+            },
+            accuracy,
+            seconds_per_epoch: 1.5,
+            first_losses: vec![2.3, 2.1],
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("mcnn-sweep-{name}-{}.jsonl", std::process::id()));
+        std::fs::remove_file(&path).ok();
+        path
+    }
+
+    #[test]
+    fn shards_split_the_grid_exactly_once() {
+        let grid = Grid::new(
+            "e",
+            vec!["a".into(), "b".into(), "c".into()],
+            2,
+            vec!["x".into(), "y".into()],
+        );
+        let runs = grid.runs();
+        assert_eq!(runs.len(), 12);
+        assert_eq!((runs[1].backend.as_str(), runs[1].seed), ("y", 1));
+        let mut seen = vec![0; 12];
+        for i in 1..=5 {
+            let shard = Shard::parse(&format!("{i}/5")).unwrap();
+            (0..12)
+                .filter(|&p| shard.contains(p))
+                .for_each(|p| seen[p] += 1);
+        }
+        assert_eq!(seen, vec![1; 12]);
+        for bad in ["0/3", "4/3", "2", "a/b", "1/0"] {
+            assert!(
+                Shard::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("--shard"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reopened_file_knows_its_runs_and_appends_after_them() {
+        let path = temp("resume");
+        let mut file = ResultsFile::open(&path).unwrap();
+        file.append(row("4096", 1, "flex", 0.96)).unwrap();
+        file.append(row("4096", 1, "wgpu", 0.9601)).unwrap();
+        drop(file);
+        let mut file = ResultsFile::open(&path).unwrap();
+        assert!(file.is_done(&row("4096", 1, "wgpu", 0.0).key));
+        assert!(!file.is_done(&row("4096", 2, "flex", 0.0).key));
+        file.append(row("4096", 2, "flex", 0.97)).unwrap();
+        drop(file);
+        let file = ResultsFile::open(&path).unwrap();
+        assert_eq!(file.rows().len(), 3);
+        assert_eq!(file.rows()[2], row("4096", 2, "flex", 0.97));
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn a_cut_off_last_line_is_dropped_and_a_corrupted_line_is_an_error() {
+        let path = temp("cut");
+        let mut file = ResultsFile::open(&path).unwrap();
+        file.append(row("a", 1, "flex", 0.5)).unwrap();
+        drop(file);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{whole}{{\"experiment\": \"pa")).unwrap();
+        let mut file = ResultsFile::open(&path).unwrap();
+        assert_eq!(file.rows().len(), 1, "the finished run is kept");
+        file.append(row("a", 2, "flex", 0.6)).unwrap();
+        drop(file);
+        assert_eq!(ResultsFile::open(&path).unwrap().rows().len(), 2);
+
+        std::fs::write(&path, format!("{whole}not json\n{whole}")).unwrap();
+        let error = ResultsFile::open(&path).err().unwrap().to_string();
+        assert!(error.contains("line 2 is not a finished run"), "{error}");
+        // Nothing was written: the finished rows are still there.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{whole}not json\n{whole}")
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn cells_and_differences_by_hand() {
+        let rows = vec![
+            row("a", 1, "flex", 0.90),
+            row("a", 2, "flex", 0.92),
+            row("a", 1, "wgpu", 0.91),
+            row("a", 2, "wgpu", 0.93),
+        ];
+        let cells = cells(&rows);
+        assert_eq!(cells.len(), 2);
+        let (mean, sd) = cells[0].accuracy;
+        assert!((mean - 0.91).abs() < 1e-12 && (sd - 0.02f64.sqrt() / 10.0).abs() < 1e-12);
+        let d = Difference::between(&cells[0], &cells[1]);
+        // 0.01 / sqrt(0.0002/2 + 0.0002/2) = 0.01 / 0.01414 = 0.707
+        assert!((d.difference - 0.01).abs() < 1e-12);
+        assert!((d.t.unwrap() - 0.01 / 0.0002f64.sqrt()).abs() < 1e-9);
+        assert_eq!(d.within_noise(), Some(true));
+        let single = Cell {
+            runs: 1,
+            ..cells[0].clone()
+        };
+        assert_eq!(Difference::between(&single, &cells[1]).t, None);
+    }
+}
