@@ -9,9 +9,11 @@
 //! # then, anywhere:      cat part-*.jsonl > all.jsonl && ... --report --out all.jsonl
 //! ```
 //!
-//! Experiments: `paths` (a `PathNet` 784/300/300/10 of `value` Sobol' paths, MNIST) and
+//! Experiments (all on MNIST): `paths` (a `PathNet` 784/300/300/10 of `value` Sobol' paths),
 //! `partitions` (LeNet-5 with partition dropout of `value` partitions after both hidden
-//! layers, MNIST). A rerun with the same `--out` skips the runs already in it.
+//! layers) and `sampled` (the MLP 784-300-10 trained, then its `Linear` layers sampled at
+//! amount K = `value`, jittered per neuron, sampling seed = the run's seed). A rerun with the
+//! same `--out` skips the runs already in it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,22 +22,23 @@ use std::time::Instant;
 use clap::Parser;
 use mcnn::backends::{BackendKind, fork_identical, host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
-use mcnn::models::{ImageClassifier, LeNet5Config, LeNet5Dropout};
+use mcnn::models::{ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
 use mcnn::partition_dropout::PartitionDropoutConfig;
 use mcnn::path_net::PathNetConfig;
 use mcnn::plot::{LinePlot, Series};
+use mcnn::sampled_linear::{Budget, SamplingConfig, sample_linears};
 use mcnn::sweep::{Difference, Grid, ResultsFile, RunKey, RunRow, Shard, cells};
-use mcnn::training::{TrainingConfig, train};
+use mcnn::training::{TrainingConfig, evaluate, train};
 
 #[derive(Parser, Debug)]
 #[command(about = "Accuracy sweeps across backends: resumable, shardable, with a report")]
 struct Args {
-    /// `paths` or `partitions`.
+    /// `paths`, `partitions` or `sampled`.
     #[arg(long)]
     experiment: String,
-    /// The swept values: numbers of paths, or of partitions.
+    /// The swept values: numbers of paths or of partitions, or sampling amounts K.
     #[arg(long, value_delimiter = ',')]
-    values: Vec<usize>,
+    values: Vec<String>,
     /// Backends, each compiled in (`flex`, `ndarray`, `wgpu`).
     #[arg(long, value_delimiter = ',', default_value = "flex")]
     backends: Vec<String>,
@@ -82,17 +85,21 @@ fn run(args: &Args) -> Result<(), String> {
         let results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
         return report(results.rows(), args);
     }
-    if !matches!(args.experiment.as_str(), "paths" | "partitions") {
-        return Err(format!(
-            "--experiment: unknown {:?} (paths, partitions)",
-            args.experiment
-        ));
-    }
-    if args.values.is_empty() || args.values.contains(&0) {
-        return Err(format!(
-            "--values must be numbers ≥ 1, got {:?}",
-            args.values
-        ));
+    let valid = |value: &String| match args.experiment.as_str() {
+        "sampled" => value.parse::<f64>().is_ok_and(|k| k.is_finite() && k > 0.0),
+        _ => value.parse::<usize>().is_ok_and(|n| n >= 1),
+    };
+    let allowed = match args.experiment.as_str() {
+        "paths" | "partitions" => "whole numbers ≥ 1",
+        "sampled" => "finite positive sampling amounts K",
+        other => {
+            return Err(format!(
+                "--experiment: unknown {other:?} (paths, partitions, sampled)"
+            ));
+        }
+    };
+    if args.values.is_empty() || !args.values.iter().all(valid) {
+        return Err(format!("--values must be {allowed}, got {:?}", args.values));
     }
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
@@ -109,7 +116,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
     let grid = Grid::new(
         &args.experiment,
-        args.values.iter().map(usize::to_string).collect(),
+        args.values.clone(),
         args.seeds,
         kinds.iter().map(BackendKind::to_string).collect(),
     );
@@ -163,7 +170,6 @@ fn run(args: &Args) -> Result<(), String> {
             key.backend
         );
         let kind = BackendKind::from_flag(Some(&key.backend)).map_err(|e| e.to_string())?;
-        let value: usize = key.setting.parse().expect("settings are the values");
         let config = TrainingConfig::new()
             .with_epochs(args.epochs)
             .with_seed(key.seed)
@@ -180,15 +186,27 @@ fn run(args: &Args) -> Result<(), String> {
         // backend of a (value, seed) starts from the same network.
         let host = host_device();
         host.seed(key.seed);
+        let count = || key.setting.parse::<usize>().expect("checked above");
         let (accuracy, seconds, losses) = match key.experiment.as_str() {
-            "paths" => trainer.fit(materialize(
-                PathNetConfig::new(vec![784, 300, 300, 10], value).init(&host),
+            "paths" => trainer.accuracy_after_training(materialize(
+                PathNetConfig::new(vec![784, 300, 300, 10], count()).init(&host),
             )),
-            _ => trainer.fit(LeNet5Dropout {
+            "partitions" => trainer.accuracy_after_training(LeNet5Dropout {
                 lenet: materialize(LeNet5Config::new().init(&host)),
-                after_fc1: PartitionDropoutConfig::new(value).init(),
-                after_fc2: PartitionDropoutConfig::new(value).init(),
+                after_fc1: PartitionDropoutConfig::new(count()).init(),
+                after_fc2: PartitionDropoutConfig::new(count()).init(),
             }),
+            _ => {
+                // Train the dense MLP on the backend, then sample its Linear layers at K.
+                let k: f64 = key.setting.parse().expect("checked above");
+                let mlp = materialize(MlpConfig::new(vec![784, 300, 10]).init(&host));
+                let (trained, _, seconds, losses) = trainer.fit(mlp);
+                let sampling = SamplingConfig::new(Budget::Amount(k)).with_seed(key.seed);
+                let (sampled, _) =
+                    sample_linears(trained, &sampling, |_| true).map_err(|e| e.to_string())?;
+                let accuracy = evaluate(&sampled, &test_set, &batcher, 1000, &kind.device());
+                (accuracy, seconds, losses)
+            }
         };
         eprintln!("  accuracy {accuracy:.4}, {seconds:.2} s/epoch");
         results
@@ -212,12 +230,18 @@ struct Trainer<'a> {
 }
 
 impl Trainer<'_> {
-    /// Trains a copy of `model` on the trainer's backend: final accuracy, mean seconds per
-    /// epoch, and the first epoch's first step losses.
-    fn fit<M: ImageClassifier>(&self, model: M) -> (f64, f64, Vec<f64>) {
+    /// [`fit`](Self::fit) without the model.
+    fn accuracy_after_training<M: ImageClassifier>(&self, model: M) -> (f64, f64, Vec<f64>) {
+        let (_, accuracy, seconds, losses) = self.fit(model);
+        (accuracy, seconds, losses)
+    }
+
+    /// Trains a copy of `model` on the trainer's backend: the trained model, its final
+    /// accuracy, mean seconds per epoch, and the first epoch's first step losses.
+    fn fit<M: ImageClassifier>(&self, model: M) -> (M, f64, f64, Vec<f64>) {
         let device = self.kind.device();
         let model = fork_identical(&model, &device);
-        let (_, reports) = train(
+        let (model, reports) = train(
             model,
             self.train_set,
             self.test_set,
@@ -228,7 +252,8 @@ impl Trainer<'_> {
         );
         let seconds = reports.iter().map(|r| r.train_seconds).sum::<f64>() / reports.len() as f64;
         let last = reports.last().expect("at least one epoch");
-        (last.test_accuracy, seconds, reports[0].step_losses.clone())
+        let losses = reports[0].step_losses.clone();
+        (model, last.test_accuracy, seconds, losses)
     }
 }
 
