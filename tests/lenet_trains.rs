@@ -1,21 +1,14 @@
 //! LeNet-5 learns real MNIST: a short run on a subset, on the default CPU backend.
 
-use std::path::PathBuf;
-
 use mcnn::backends::{host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split};
 use mcnn::models::LeNet5Config;
 use mcnn::training::{TrainingConfig, evaluate, train};
 
-fn data_dir() -> PathBuf {
-    std::env::var_os(mcnn::datasets::DATA_DIR_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-}
-
 #[test]
 fn lenet_learns_a_mnist_subset() {
-    let dir = data_dir();
+    // $MCNN_DATA, else ./data: tests run in the package's folder.
+    let dir = mcnn::datasets::data_dir(None);
     let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
         .unwrap()
         .truncated(3000);

@@ -2,23 +2,16 @@
 //! (value, seed) from the same initial weights on every compiled backend. The first training
 //! steps' losses agree with the host backend to 1e-4 and the final accuracies within seed noise.
 
-use std::path::PathBuf;
-
 use mcnn::backends::{BackendKind, fork_identical, host_device, materialize};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split};
 use mcnn::path_net::PathNetConfig;
 use mcnn::sweep::{Difference, Grid, RunRow, cells};
 use mcnn::training::{TrainingConfig, train};
 
-fn data_dir() -> PathBuf {
-    std::env::var_os(mcnn::datasets::DATA_DIR_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")))
-}
-
 #[test]
 fn a_small_grid_agrees_across_backends() {
-    let dir = data_dir();
+    // $MCNN_DATA, else ./data: tests run in the package's folder.
+    let dir = mcnn::datasets::data_dir(None);
     let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
         .unwrap()
         .truncated(2000);
