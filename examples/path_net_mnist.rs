@@ -30,6 +30,7 @@ use mcnn::path_net::{
     importance_paths,
 };
 use mcnn::plot::{LinePlot, Series};
+use mcnn::sweep::mean_sd;
 use mcnn::training::{TrainingConfig, train};
 
 #[global_allocator]
@@ -310,13 +311,6 @@ impl Trainer<'_> {
             peak as f64 / (1 << 20) as f64,
         )
     }
-}
-
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
 }
 
 /// Least squares `y = a + b·x`: `(a, b, r²)`.

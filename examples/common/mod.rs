@@ -3,6 +3,7 @@
 
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sampled_linear::LayerReport;
+use mcnn::sweep::mean_sd;
 
 /// Checks the sweep's command-line values: at least one seed, finite positive amounts.
 pub fn check_sweep(seeds: u64, amounts: &[f64]) -> Result<(), String> {
@@ -43,16 +44,11 @@ impl Point {
     }
 
     pub fn mean(&self) -> f64 {
-        self.accuracies.iter().sum::<f64>() / self.accuracies.len() as f64
+        mean_sd(&self.accuracies).0
     }
 
     pub fn sd(&self) -> f64 {
-        let n = self.accuracies.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let m = self.mean();
-        (self.accuracies.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        mean_sd(&self.accuracies).1
     }
 }
 
