@@ -6,36 +6,35 @@
 //! cargo run --release --example sweep --features wgpu -- --experiment paths \
 //!     --values 4096,16384 --backends flex,wgpu --seeds 3 --out sweep.jsonl --plot sweep.svg
 //! # on machine i of n:   ... --shard i/n --out part-i.jsonl
-//! # then, anywhere:      cat part-*.jsonl > all.jsonl && ... --report --out all.jsonl
+//! # then, anywhere:      ... --merge part-1.jsonl,part-2.jsonl --out all.jsonl --plot all.svg
 //! ```
 //!
-//! Experiments (all on MNIST): `paths` (a `PathNet` 784/300/300/10 of `value` Sobol' paths),
-//! `partitions` (LeNet-5 with partition dropout of `value` partitions after both hidden
-//! layers) and `sampled` (the MLP 784-300-10 trained, then its `Linear` layers sampled at
-//! amount K = `value`, jittered per neuron, sampling seed = the run's seed). A rerun with the
-//! same `--out` skips the runs already in it.
+//! Experiments ([`mcnn::sweep::Experiment`]): `paths` (MNIST, a `PathNet` 784/300/300/10 of
+//! `value` Sobol' paths), `partitions` (MNIST, LeNet-5 with partition dropout of `value`
+//! partitions after both hidden layers), `sampled` (MNIST, the MLP 784-300-10 trained, then
+//! its `Linear` layers sampled at amount K = `value`) and `sampled-conv` (CIFAR-10, LeNet-5
+//! trained, then its convolution filters and `Linear` neurons sampled at K). Sampling is
+//! jittered per neuron or filter, its seed the run's seed. A rerun with the same `--out`
+//! skips the runs already in it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use mcnn::backends::{BackendKind, fork_identical, host_device, materialize};
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
-use mcnn::models::{ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
-use mcnn::partition_dropout::PartitionDropoutConfig;
-use mcnn::path_net::PathNetConfig;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use mcnn::backends::BackendKind;
+use mcnn::datasets::{ImageBatcher, ImageDataset, Split, data_dir};
 use mcnn::plot::{LinePlot, Series};
-use mcnn::sampled_linear::{Budget, SamplingConfig, sample_linears};
-use mcnn::sweep::{Difference, Grid, ResultsFile, RunKey, RunRow, Shard, cells};
-use mcnn::training::{TrainingConfig, evaluate, train};
+use mcnn::sweep::{Difference, Experiment, Grid, ResultsFile, RunKey, RunRow, Shard, cells};
+use mcnn::training::{Trainer, TrainingConfig};
 
 #[derive(Parser, Debug)]
 #[command(about = "Accuracy sweeps across backends: resumable, shardable, with a report")]
 struct Args {
-    /// `paths`, `partitions` or `sampled`.
-    #[arg(long)]
-    experiment: String,
+    /// `paths`, `partitions`, `sampled` or `sampled-conv`.
+    #[arg(long, required_unless_present_any = ["report", "merge"])]
+    experiment: Option<String>,
     /// The swept values: numbers of paths or of partitions, or sampling amounts K.
     #[arg(long, value_delimiter = ',')]
     values: Vec<String>,
@@ -63,6 +62,10 @@ struct Args {
     /// Train nothing: report the runs in `--out`.
     #[arg(long)]
     report: bool,
+    /// Train nothing: append the runs of these results files (the parts of a sharded sweep)
+    /// that `--out` lacks, then report.
+    #[arg(long, value_delimiter = ',')]
+    merge: Vec<PathBuf>,
     /// SVG: accuracy vs value, one line per backend.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -81,26 +84,29 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if !args.merge.is_empty() {
+        let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
+        for part in &args.merge {
+            let rows = ResultsFile::read(part).map_err(|e| e.to_string())?;
+            let added = results.merge(&rows).map_err(|e| e.to_string())?;
+            eprintln!(
+                "merged {}: {added} of its {} runs added to {}",
+                part.display(),
+                rows.len(),
+                args.out.display()
+            );
+        }
+        return report(results.rows(), args);
+    }
     if args.report {
         let results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
         return report(results.rows(), args);
     }
-    let valid = |value: &String| match args.experiment.as_str() {
-        "sampled" => value.parse::<f64>().is_ok_and(|k| k.is_finite() && k > 0.0),
-        _ => value.parse::<usize>().is_ok_and(|n| n >= 1),
-    };
-    let allowed = match args.experiment.as_str() {
-        "paths" | "partitions" => "whole numbers ≥ 1",
-        "sampled" => "finite positive sampling amounts K",
-        other => {
-            return Err(format!(
-                "--experiment: unknown {other:?} (paths, partitions, sampled)"
-            ));
-        }
-    };
-    if args.values.is_empty() || !args.values.iter().all(valid) {
-        return Err(format!("--values must be {allowed}, got {:?}", args.values));
-    }
+    let name = args.experiment.as_deref().expect("clap requires it");
+    let experiment = Experiment::parse(name).map_err(|e| e.to_string())?;
+    experiment
+        .check_values(&args.values)
+        .map_err(|e| e.to_string())?;
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }
@@ -113,9 +119,13 @@ fn run(args: &Args) -> Result<(), String> {
         Some(text) => Shard::parse(text).map_err(|e| e.to_string())?,
         None => Shard::ALL,
     };
+    let config = TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_recorded_steps(args.recorded_steps);
+    config.check()?;
     let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
     let grid = Grid::new(
-        &args.experiment,
+        name,
         args.values.clone(),
         args.seeds,
         kinds.iter().map(BackendKind::to_string).collect(),
@@ -129,8 +139,7 @@ fn run(args: &Args) -> Result<(), String> {
         .collect();
     let todo: Vec<&RunKey> = mine.iter().filter(|k| !results.is_done(k)).collect();
     eprintln!(
-        "sweep {}: {} runs in the grid, {} in shard {}/{}, {} already in {}, {} to do",
-        args.experiment,
+        "sweep {name}: {} runs in the grid, {} in shard {}/{}, {} already in {}, {} to do",
         grid.runs().len(),
         mine.len(),
         shard.index,
@@ -141,14 +150,23 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     let dir = data_dir(args.data_dir.clone());
+    let source = experiment.source();
     let mut train_set =
-        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
+        ImageDataset::load(source, Split::Train, &dir).map_err(|e| e.to_string())?;
     if let Some(limit) = args.train_limit {
         train_set = train_set.truncated(limit);
     }
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let test_set = ImageDataset::load(source, Split::Test, &dir).map_err(|e| e.to_string())?;
+    let batcher = ImageBatcher::for_source(source);
+    let bars = MultiProgress::new();
+    let grid_bar = bars.add(ProgressBar::new(todo.len() as u64));
+    grid_bar.set_style(
+        ProgressStyle::with_template(
+            "sweep [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, eta {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
     let started = Instant::now();
     for (done, key) in todo.iter().enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
@@ -160,101 +178,43 @@ fn run(args: &Args) -> Result<(), String> {
                 elapsed / done as f64 * (todo.len() - done) as f64
             )
         };
-        eprintln!(
-            "[run {}/{}, {elapsed:.0} s, ETA {eta}] {} = {}, seed {}, on {}",
-            done + 1,
-            todo.len(),
-            key.experiment,
-            key.setting,
-            key.seed,
-            key.backend
+        let run = format!(
+            "{} = {}, seed {}, on {}",
+            key.experiment, key.setting, key.seed, key.backend
         );
-        let kind = BackendKind::from_flag(Some(&key.backend)).map_err(|e| e.to_string())?;
-        let config = TrainingConfig::new()
-            .with_epochs(args.epochs)
-            .with_seed(key.seed)
-            .with_recorded_steps(args.recorded_steps);
-        config.check()?;
+        // A line per run as well as the bar: logs of non-interactive runs show progress too.
+        bars.suspend(|| {
+            eprintln!(
+                "[run {}/{}, {elapsed:.0} s, ETA {eta}] {run}",
+                done + 1,
+                todo.len()
+            )
+        });
+        grid_bar.set_message(run);
         let trainer = Trainer {
             train_set: &train_set,
             test_set: &test_set,
             batcher: &batcher,
-            config: &config,
-            kind,
+            config: config.clone().with_seed(key.seed),
+            progress: Some(bars.clone()),
         };
-        // Weights drawn on the host from the run's seed, then copied to the backend: every
-        // backend of a (value, seed) starts from the same network.
-        let host = host_device();
-        host.seed(key.seed);
-        let count = || key.setting.parse::<usize>().expect("checked above");
-        let (accuracy, seconds, losses) = match key.experiment.as_str() {
-            "paths" => trainer.accuracy_after_training(materialize(
-                PathNetConfig::new(vec![784, 300, 300, 10], count()).init(&host),
-            )),
-            "partitions" => trainer.accuracy_after_training(LeNet5Dropout {
-                lenet: materialize(LeNet5Config::new().init(&host)),
-                after_fc1: PartitionDropoutConfig::new(count()).init(),
-                after_fc2: PartitionDropoutConfig::new(count()).init(),
-            }),
-            _ => {
-                // Train the dense MLP on the backend, then sample its Linear layers at K.
-                let k: f64 = key.setting.parse().expect("checked above");
-                let mlp = materialize(MlpConfig::new(vec![784, 300, 10]).init(&host));
-                let (trained, _, seconds, losses) = trainer.fit(mlp);
-                let sampling = SamplingConfig::new(Budget::Amount(k)).with_seed(key.seed);
-                let (sampled, _) =
-                    sample_linears(trained, &sampling, |_| true).map_err(|e| e.to_string())?;
-                let accuracy = evaluate(&sampled, &test_set, &batcher, 1000, &kind.device());
-                (accuracy, seconds, losses)
-            }
-        };
-        eprintln!("  accuracy {accuracy:.4}, {seconds:.2} s/epoch");
-        results
-            .append(RunRow {
-                key: (*key).clone(),
-                accuracy,
-                seconds_per_epoch: seconds,
-                first_losses: losses,
-            })
+        let device = BackendKind::from_flag(Some(&key.backend))
+            .map_err(|e| e.to_string())?
+            .device();
+        let row = experiment
+            .run(key, &trainer, &device)
             .map_err(|e| e.to_string())?;
+        bars.suspend(|| {
+            eprintln!(
+                "  accuracy {:.4}, {:.2} s/epoch",
+                row.accuracy, row.seconds_per_epoch
+            )
+        });
+        results.append(row).map_err(|e| e.to_string())?;
+        grid_bar.inc(1);
     }
+    grid_bar.finish_and_clear();
     report(results.rows(), args)
-}
-
-struct Trainer<'a> {
-    train_set: &'a ImageDataset,
-    test_set: &'a ImageDataset,
-    batcher: &'a ImageBatcher,
-    config: &'a TrainingConfig,
-    kind: BackendKind,
-}
-
-impl Trainer<'_> {
-    /// [`fit`](Self::fit) without the model.
-    fn accuracy_after_training<M: ImageClassifier>(&self, model: M) -> (f64, f64, Vec<f64>) {
-        let (_, accuracy, seconds, losses) = self.fit(model);
-        (accuracy, seconds, losses)
-    }
-
-    /// Trains a copy of `model` on the trainer's backend: the trained model, its final
-    /// accuracy, mean seconds per epoch, and the first epoch's first step losses.
-    fn fit<M: ImageClassifier>(&self, model: M) -> (M, f64, f64, Vec<f64>) {
-        let device = self.kind.device();
-        let model = fork_identical(&model, &device);
-        let (model, reports) = train(
-            model,
-            self.train_set,
-            self.test_set,
-            self.batcher,
-            self.config,
-            &device,
-            |_| {},
-        );
-        let seconds = reports.iter().map(|r| r.train_seconds).sum::<f64>() / reports.len() as f64;
-        let last = reports.last().expect("at least one epoch");
-        let losses = reports[0].step_losses.clone();
-        (model, last.test_accuracy, seconds, losses)
-    }
 }
 
 /// Per value and backend the mean ± sd accuracy and time, the difference of every backend
@@ -343,7 +303,9 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
                 "Sweep {}: test accuracy per backend (mean over seeds)",
                 rows[0].key.experiment
             ),
-            x_label: "value".into(),
+            x_label: Experiment::parse(&rows[0].key.experiment)
+                .map_or("value", Experiment::value_label)
+                .into(),
             y_label: "test accuracy".into(),
             log_x: true,
             y_reference: None,

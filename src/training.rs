@@ -9,7 +9,7 @@ use burn::data::dataset::Dataset;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mcnn_datasets::{ImageBatcher, ImageDataset};
 
 use crate::models::ImageClassifier;
@@ -88,14 +88,10 @@ impl TrainingConfig {
 }
 
 /// Trains `model` on `train` with Adam and the cross-entropy, evaluating on `test` after
-/// every epoch. `device` is the plain device of the backend (autodiff is added here); the
-/// model is forked onto it, so it may come from any device.
-///
-/// `on_epoch` sees each epoch's report as soon as it is known.
+/// every epoch: [`Trainer::fit`] with its progress bar drawn on its own.
 ///
 /// # Panics
-/// On a zero epoch count or batch size, a learning rate that is not positive and finite,
-/// or an empty training set.
+/// As [`Trainer::fit`].
 pub fn train<M: ImageClassifier>(
     model: M,
     train: &ImageDataset,
@@ -103,85 +99,158 @@ pub fn train<M: ImageClassifier>(
     batcher: &ImageBatcher,
     config: &TrainingConfig,
     device: &Device,
-    mut on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport),
 ) -> (M, Vec<EpochReport>) {
-    if let Err(message) = config.check() {
-        panic!("{message}");
+    Trainer {
+        train_set: train,
+        test_set: test,
+        batcher,
+        config: config.clone(),
+        progress: None,
     }
-    assert!(!train.is_empty(), "the training set is empty");
-    let train_device = device.clone().autodiff();
-    let mut model = model.fork(&train_device).train();
-    let mut optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let loader = DataLoaderBuilder::new(batcher.clone())
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .num_workers(1)
-        .set_device(train_device.clone())
-        .build(train.clone());
-    let batches = train.len().div_ceil(config.batch_size) as u64;
-    let total_steps = batches as f64 * config.epochs as f64;
-    let mut step = 0.0;
-    let mut reports = Vec::with_capacity(config.epochs);
-    for epoch in 1..=config.epochs {
-        let bar = progress_bar(config.progress, batches, epoch, config.epochs);
-        let start = Instant::now();
-        let mut loss_sum = 0.0;
-        let mut steps = 0usize;
-        let mut step_losses = Vec::with_capacity(config.recorded_steps);
-        for batch in loader.iter() {
-            let batch = batch.expect("an in-memory data set cannot fail to load");
-            let logits = model.forward(batch.images);
-            let loss = loss_fn.forward(logits, batch.targets);
-            let loss_value: f64 = loss.clone().into_scalar::<f32>().into();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = if config.cosine_decay {
-                0.5 * config.learning_rate
-                    * (1.0 + (std::f64::consts::PI * step / total_steps).cos())
-            } else {
-                config.learning_rate
-            };
-            model = optimizer.step(lr, model, grads);
-            step += 1.0;
-            loss_sum += loss_value;
-            if steps < config.recorded_steps {
-                step_losses.push(loss_value);
+    .fit(model, device, on_epoch)
+}
+
+/// The data and settings of a training run, for training many models the same way.
+pub struct Trainer<'a> {
+    /// The training set.
+    pub train_set: &'a ImageDataset,
+    /// The test set, evaluated after every epoch.
+    pub test_set: &'a ImageDataset,
+    /// Turns images into batches.
+    pub batcher: &'a ImageBatcher,
+    /// The hyper-parameters.
+    pub config: TrainingConfig,
+    /// Where the epoch bars are drawn: under the caller's bars (e.g. a sweep's bar for the
+    /// whole grid), or on their own if `None`.
+    pub progress: Option<MultiProgress>,
+}
+
+impl Trainer<'_> {
+    /// Trains `model` with Adam and the cross-entropy, evaluating on the test set after
+    /// every epoch. `device` is the plain device of the backend (autodiff is added here);
+    /// the model is forked onto it, so it may come from any device.
+    ///
+    /// `on_epoch` sees each epoch's report as soon as it is known.
+    ///
+    /// # Panics
+    /// On a zero epoch count or batch size, a learning rate that is not positive and
+    /// finite, or an empty training set.
+    pub fn fit<M: ImageClassifier>(
+        &self,
+        model: M,
+        device: &Device,
+        mut on_epoch: impl FnMut(&EpochReport),
+    ) -> (M, Vec<EpochReport>) {
+        let config = &self.config;
+        if let Err(message) = config.check() {
+            panic!("{message}");
+        }
+        assert!(!self.train_set.is_empty(), "the training set is empty");
+        let train_device = device.clone().autodiff();
+        let mut model = model.fork(&train_device).train();
+        let mut optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
+        let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+        let loader = DataLoaderBuilder::new(self.batcher.clone())
+            .batch_size(config.batch_size)
+            .shuffle(config.seed)
+            .num_workers(1)
+            .set_device(train_device.clone())
+            .build(self.train_set.clone());
+        let batches = self.train_set.len().div_ceil(config.batch_size) as u64;
+        let total_steps = batches as f64 * config.epochs as f64;
+        let mut step = 0.0;
+        let mut reports = Vec::with_capacity(config.epochs);
+        for epoch in 1..=config.epochs {
+            let bar = self.progress_bar(batches, epoch);
+            let start = Instant::now();
+            let mut loss_sum = 0.0;
+            let mut steps = 0usize;
+            let mut step_losses = Vec::with_capacity(config.recorded_steps);
+            for batch in loader.iter() {
+                let batch = batch.expect("an in-memory data set cannot fail to load");
+                let logits = model.forward(batch.images);
+                let loss = loss_fn.forward(logits, batch.targets);
+                let loss_value: f64 = loss.clone().into_scalar::<f32>().into();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let lr = if config.cosine_decay {
+                    0.5 * config.learning_rate
+                        * (1.0 + (std::f64::consts::PI * step / total_steps).cos())
+                } else {
+                    config.learning_rate
+                };
+                model = optimizer.step(lr, model, grads);
+                step += 1.0;
+                loss_sum += loss_value;
+                if steps < config.recorded_steps {
+                    step_losses.push(loss_value);
+                }
+                steps += 1;
+                bar.set_message(format!("loss {loss_value:.4}"));
+                bar.inc(1);
             }
-            steps += 1;
-            bar.set_message(format!("loss {loss_value:.4}"));
-            bar.inc(1);
-        }
-        device.sync().expect("the device failed while training");
-        let train_seconds = start.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        let test_accuracy = evaluate(
-            &model.valid(),
-            test,
-            batcher,
-            config.eval_batch_size,
-            device,
-        );
-        let report = EpochReport {
-            epoch,
-            train_loss: loss_sum / steps as f64,
-            train_seconds,
-            test_accuracy,
-            step_losses,
-        };
-        if config.progress {
-            eprintln!(
-                "epoch {epoch}/{}: loss {:.4}, {:.1} s ({:.1} batches/s), test accuracy {:.2}%",
-                config.epochs,
-                report.train_loss,
-                train_seconds,
-                steps as f64 / train_seconds,
-                100.0 * test_accuracy
+            device.sync().expect("the device failed while training");
+            let train_seconds = start.elapsed().as_secs_f64();
+            bar.finish_and_clear();
+            if let Some(multi) = &self.progress {
+                multi.remove(&bar);
+            }
+            let test_accuracy = evaluate(
+                &model.valid(),
+                self.test_set,
+                self.batcher,
+                config.eval_batch_size,
+                device,
             );
+            let report = EpochReport {
+                epoch,
+                train_loss: loss_sum / steps as f64,
+                train_seconds,
+                test_accuracy,
+                step_losses,
+            };
+            if config.progress {
+                self.say(&format!(
+                    "epoch {epoch}/{}: loss {:.4}, {:.1} s ({:.1} batches/s), test accuracy {:.2}%",
+                    config.epochs,
+                    report.train_loss,
+                    train_seconds,
+                    steps as f64 / train_seconds,
+                    100.0 * test_accuracy
+                ));
+            }
+            on_epoch(&report);
+            reports.push(report);
         }
-        on_epoch(&report);
-        reports.push(report);
+        (model.valid(), reports)
     }
-    (model.valid(), reports)
+
+    /// Prints a line on stderr, above the progress bars if there are any.
+    fn say(&self, line: &str) {
+        match &self.progress {
+            Some(multi) => multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn progress_bar(&self, batches: u64, epoch: usize) -> ProgressBar {
+        if !self.config.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(batches);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, eta {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{epoch}/{}", self.config.epochs));
+        match &self.progress {
+            Some(multi) => multi.add(bar),
+            None => bar,
+        }
+    }
 }
 
 /// Fraction of `data` that `model` classifies correctly, in `[0, 1]`.
@@ -213,20 +282,4 @@ pub fn evaluate<M: ImageClassifier>(
             .into_scalar::<i64>();
     }
     correct as f64 / data.len() as f64
-}
-
-fn progress_bar(enabled: bool, batches: u64, epoch: usize, epochs: usize) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(batches);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, eta {eta} {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("{epoch}/{epochs}"));
-    bar
 }

@@ -1,15 +1,24 @@
 //! The sweep's cross-backend check on a small grid: path networks on a MNIST subset, every
 //! (value, seed) from the same initial weights on every compiled backend. The first training
 //! steps' losses agree with the host backend to 1e-4 and the final accuracies within seed noise.
+//! And the sampling experiments report the sampled network, not the trained one.
 
-use mcnn::backends::{BackendKind, fork_identical, host_device, materialize};
+use std::sync::Mutex;
+
+use mcnn::backends::BackendKind;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split};
-use mcnn::path_net::PathNetConfig;
-use mcnn::sweep::{Difference, Grid, RunRow, cells};
-use mcnn::training::{TrainingConfig, train};
+use mcnn::sweep::{Difference, Experiment, Grid, RunRow, cells};
+use mcnn::training::{Trainer, TrainingConfig};
+
+/// Both tests seed the host backend's one random generator and draw initial weights from
+/// it: run one at a time so that neither moves the other's draws.
+static HOST_RNG: Mutex<()> = Mutex::new(());
 
 #[test]
 fn a_small_grid_agrees_across_backends() {
+    let _rng = HOST_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // $MCNN_DATA, else ./data: tests run in the package's folder.
     let dir = mcnn::datasets::data_dir(None);
     let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
@@ -26,35 +35,22 @@ fn a_small_grid_agrees_across_backends() {
         3,
         kinds.iter().map(BackendKind::to_string).collect(),
     );
-    let mut rows = Vec::new();
-    for key in grid.runs() {
-        let host = host_device();
-        host.seed(key.seed);
-        let net = materialize(
-            PathNetConfig::new(vec![784, 300, 300, 10], key.setting.parse().unwrap()).init(&host),
-        );
-        let kind = BackendKind::from_flag(Some(&key.backend)).unwrap();
-        let device = kind.device();
-        let config = TrainingConfig::new()
-            .with_seed(key.seed)
-            .with_progress(false)
-            .with_recorded_steps(5);
-        let (_, reports) = train(
-            fork_identical(&net, &device),
-            &train_set,
-            &test_set,
-            &batcher,
-            &config,
-            &device,
-            |_| {},
-        );
-        rows.push(RunRow {
-            key,
-            accuracy: reports[0].test_accuracy,
-            seconds_per_epoch: reports[0].train_seconds,
-            first_losses: reports[0].step_losses.clone(),
-        });
-    }
+    // Exactly what the sweep example runs for each key.
+    let rows: Vec<RunRow> = grid
+        .runs()
+        .iter()
+        .map(|key| {
+            let device = BackendKind::from_flag(Some(&key.backend)).unwrap().device();
+            let trainer = Trainer {
+                train_set: &train_set,
+                test_set: &test_set,
+                batcher: &batcher,
+                config: quiet_config(key.seed),
+                progress: None,
+            };
+            Experiment::Paths.run(key, &trainer, &device).unwrap()
+        })
+        .collect();
     let host = &grid.backends[0];
     for row in rows.iter().filter(|r| &r.key.backend != host) {
         let reference = rows
@@ -97,4 +93,66 @@ fn a_small_grid_agrees_across_backends() {
             }
         }
     }
+}
+
+/// The sampling experiments report the sampled network: its accuracy falls with the
+/// sampling amount while the training before it (its step losses) stays the same.
+#[test]
+fn sampling_experiments_report_the_sampled_network() {
+    let _rng = HOST_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = mcnn::datasets::data_dir(None);
+    let device = BackendKind::Flex.device();
+    for (experiment, train_images, chance_margin) in [
+        (Experiment::Sampled, 2000, 0.3),
+        (Experiment::SampledConv, 2000, 0.0),
+    ] {
+        let source = experiment.source();
+        let train_set = ImageDataset::load(source, Split::Train, &dir)
+            .unwrap()
+            .truncated(train_images);
+        let test_set = ImageDataset::load(source, Split::Test, &dir)
+            .unwrap()
+            .truncated(500);
+        let batcher = ImageBatcher::for_source(source);
+        let trainer = Trainer {
+            train_set: &train_set,
+            test_set: &test_set,
+            batcher: &batcher,
+            config: quiet_config(1),
+            progress: None,
+        };
+        let grid = Grid::new(
+            experiment.name(),
+            vec!["1000".into(), "0.01".into()],
+            1,
+            vec!["flex".into()],
+        );
+        let runs = grid.runs();
+        let [near_dense, sparse] =
+            [&runs[0], &runs[1]].map(|key| experiment.run(key, &trainer, &device).unwrap());
+        eprintln!(
+            "{experiment}: accuracy {:.4} at K = 1000, {:.4} at K = 0.01",
+            near_dense.accuracy, sparse.accuracy
+        );
+        assert_eq!(near_dense.first_losses, sparse.first_losses, "{experiment}");
+        assert_eq!(near_dense.first_losses.len(), 5, "{experiment}");
+        // K = 1000 keeps the network; K = 0.01 leaves about one weight in a hundred.
+        assert!(
+            near_dense.accuracy > 0.1 + chance_margin,
+            "{experiment}: {near_dense:?}"
+        );
+        assert!(
+            sparse.accuracy < near_dense.accuracy,
+            "{experiment}: {sparse:?} vs {near_dense:?}"
+        );
+    }
+}
+
+fn quiet_config(seed: u64) -> TrainingConfig {
+    TrainingConfig::new()
+        .with_seed(seed)
+        .with_progress(false)
+        .with_recorded_steps(5)
 }

@@ -12,6 +12,10 @@
 //! assert_eq!(grid.runs().iter().enumerate().filter(|(i, _)| shard.contains(*i)).count(), 2);
 //! ```
 
+mod experiment;
+
+pub use experiment::Experiment;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -202,30 +206,9 @@ impl ResultsFile {
             .open(path)
             .map_err(context)?;
         let text = std::fs::read_to_string(path).map_err(context)?;
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        let (rows, complete) = parse_rows(path, &text)?;
         if complete < text.len() {
-            eprintln!(
-                "results file {}: its last line was cut off while being written; dropping it \
-                 (that run will be done again)",
-                path.display()
-            );
             file.set_len(complete as u64).map_err(context)?;
-        }
-        let mut rows = Vec::new();
-        for (n, line) in text[..complete].lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let row = RunRow::from_json(line).ok_or_else(|| {
-                SweepError(format!(
-                    "results file {}: line {} is not a finished run ({:?}); fix or remove it, \
-                     the other runs are kept",
-                    path.display(),
-                    n + 1,
-                    line.chars().take(80).collect::<String>()
-                ))
-            })?;
-            rows.push(row);
         }
         file.seek(std::io::SeekFrom::End(0)).map_err(context)?;
         let done = rows.iter().map(|r| r.key.clone()).collect();
@@ -235,6 +218,34 @@ impl ResultsFile {
             rows,
             done,
         })
+    }
+
+    /// Reads the finished runs of the results file at `path` without changing it (a cut-off
+    /// last line is skipped, said on stderr): for merging the parts of a sharded sweep.
+    ///
+    /// # Errors
+    /// A message naming the file (and the line) if it cannot be read or parsed.
+    pub fn read(path: &Path) -> Result<Vec<RunRow>, SweepError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SweepError(format!("results file {}: {e}", path.display())))?;
+        Ok(parse_rows(path, &text)?.0)
+    }
+
+    /// Appends the runs of `rows` that this file does not have yet (the parts of a sharded
+    /// sweep, read with [`read`](Self::read)); a run it has already keeps its first result.
+    /// Returns how many were appended.
+    ///
+    /// # Errors
+    /// A message naming the file if it cannot be written.
+    pub fn merge(&mut self, rows: &[RunRow]) -> Result<usize, SweepError> {
+        let mut added = 0;
+        for row in rows {
+            if !self.is_done(&row.key) {
+                self.append(row.clone())?;
+                added += 1;
+            }
+        }
+        Ok(added)
     }
 
     /// Whether `key` has finished (in this file).
@@ -260,6 +271,37 @@ impl ResultsFile {
         self.rows.push(row);
         Ok(())
     }
+}
+
+/// The runs in `text` (the contents of the results file at `path`) and the length of its
+/// complete lines: a last line without its newline was cut off while being written and is
+/// dropped (said on stderr); any other line that is not a run is an error.
+fn parse_rows(path: &Path, text: &str) -> Result<(Vec<RunRow>, usize), SweepError> {
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    if complete < text.len() {
+        eprintln!(
+            "results file {}: its last line was cut off while being written; dropping it \
+             (that run will be done again)",
+            path.display()
+        );
+    }
+    let mut rows = Vec::new();
+    for (n, line) in text[..complete].lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = RunRow::from_json(line).ok_or_else(|| {
+            SweepError(format!(
+                "results file {}: line {} is not a finished run ({:?}); fix or remove it, \
+                 the other runs are kept",
+                path.display(),
+                n + 1,
+                line.chars().take(80).collect::<String>()
+            ))
+        })?;
+        rows.push(row);
+    }
+    Ok((rows, complete))
 }
 
 /// Mean and sample standard deviation (0 for fewer than two values).
@@ -439,6 +481,44 @@ mod tests {
             format!("{whole}not json\n{whole}")
         );
         std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn shard_parts_merge_into_one_file_without_changing_the_parts() {
+        let (one, two, all) = (temp("part-1"), temp("part-2"), temp("all"));
+        let mut part = ResultsFile::open(&one).unwrap();
+        part.append(row("a", 1, "flex", 0.5)).unwrap();
+        part.append(row("b", 1, "flex", 0.6)).unwrap();
+        let mut part = ResultsFile::open(&two).unwrap();
+        part.append(row("a", 2, "flex", 0.7)).unwrap();
+        // The same run in both parts (overlapping shards): the first result is kept.
+        part.append(row("a", 1, "flex", 0.9)).unwrap();
+        drop(part);
+        let text = std::fs::read_to_string(&two).unwrap() + "{\"experiment\"";
+        std::fs::write(&two, &text).unwrap();
+
+        let mut merged = ResultsFile::open(&all).unwrap();
+        assert_eq!(merged.merge(&ResultsFile::read(&one).unwrap()).unwrap(), 2);
+        assert_eq!(merged.merge(&ResultsFile::read(&two).unwrap()).unwrap(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&two).unwrap(),
+            text,
+            "parts are read only"
+        );
+        drop(merged);
+        let rows = ResultsFile::open(&all).unwrap().rows().to_vec();
+        assert_eq!(
+            rows,
+            [
+                row("a", 1, "flex", 0.5),
+                row("b", 1, "flex", 0.6),
+                row("a", 2, "flex", 0.7)
+            ]
+        );
+        assert!(ResultsFile::read(&temp("missing")).is_err());
+        for path in [one, two, all] {
+            std::fs::remove_file(path).ok();
+        }
     }
 
     #[test]

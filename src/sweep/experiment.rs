@@ -1,0 +1,235 @@
+//! The experiments a sweep runs: what each trains, on which data, and what it reports.
+
+use std::fmt;
+
+use burn::tensor::Device;
+use mcnn_backends::{fork_identical, host_device, materialize};
+use mcnn_datasets::Source;
+use partition_dropout::PartitionDropoutConfig;
+use path_net::PathNetConfig;
+use sampled_conv::sample_model;
+use sampled_linear::{Budget, SamplingConfig, sample_linears};
+
+use super::{RunKey, RunRow, SweepError};
+use crate::models::{ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
+use crate::training::{EpochReport, Trainer, evaluate};
+
+/// An experiment of a sweep; the swept value is its setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Experiment {
+    /// MNIST, a `PathNet` 784/300/300/10 of `value` Sobol' paths.
+    Paths,
+    /// MNIST, LeNet-5 with partition dropout of `value` partitions after both hidden layers.
+    Partitions,
+    /// MNIST, the MLP 784-300-10 trained, then its `Linear` layers sampled at amount
+    /// K = `value` (jittered per neuron, sampling seed = the run's seed).
+    Sampled,
+    /// CIFAR-10, LeNet-5 trained, then its convolution filters and `Linear` neurons
+    /// sampled at amount K = `value` (jittered per filter or neuron, seed = the run's seed).
+    SampledConv,
+}
+
+impl Experiment {
+    /// Every experiment, in the order of their names.
+    pub const ALL: [Self; 4] = [
+        Self::Paths,
+        Self::Partitions,
+        Self::Sampled,
+        Self::SampledConv,
+    ];
+
+    /// The experiment called `name` (`paths`, `partitions`, `sampled`, `sampled-conv`).
+    ///
+    /// # Errors
+    /// An unknown name, with the known ones.
+    pub fn parse(name: &str) -> Result<Self, SweepError> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| {
+                SweepError(format!(
+                    "--experiment: unknown {name:?} (paths, partitions, sampled, sampled-conv)"
+                ))
+            })
+    }
+
+    /// The name used on the command line and in results files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Paths => "paths",
+            Self::Partitions => "partitions",
+            Self::Sampled => "sampled",
+            Self::SampledConv => "sampled-conv",
+        }
+    }
+
+    /// What the swept value is, for tables and plot axes.
+    pub fn value_label(self) -> &'static str {
+        match self {
+            Self::Paths => "paths",
+            Self::Partitions => "partitions",
+            Self::Sampled | Self::SampledConv => "sampling amount K",
+        }
+    }
+
+    /// The data set the experiment trains and tests on.
+    pub fn source(self) -> Source {
+        match self {
+            Self::SampledConv => Source::Cifar10,
+            _ => Source::Mnist,
+        }
+    }
+
+    /// Checks the swept values: whole numbers ≥ 1 (paths, partitions) or finite positive
+    /// sampling amounts.
+    ///
+    /// # Errors
+    /// No values, or one that is not allowed: the message names `--values`, what was given
+    /// and what is allowed.
+    pub fn check_values(self, values: &[String]) -> Result<(), SweepError> {
+        let (valid, allowed): (fn(&str) -> bool, &str) = match self {
+            Self::Paths | Self::Partitions => (
+                |v| v.parse::<usize>().is_ok_and(|n| n >= 1),
+                "whole numbers ≥ 1",
+            ),
+            Self::Sampled | Self::SampledConv => (
+                |v| v.parse::<f64>().is_ok_and(|k| k.is_finite() && k > 0.0),
+                "finite positive sampling amounts K",
+            ),
+        };
+        if values.is_empty() || !values.iter().all(|v| valid(v)) {
+            return Err(SweepError(format!(
+                "--values must be {allowed}, got {values:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `key` (whose experiment is this one and whose setting passed
+    /// [`check_values`](Self::check_values)) on `device`: trains the network, for the
+    /// sampling experiments samples it, and reports the final test accuracy, the mean
+    /// seconds per epoch and the first epoch's recorded step losses.
+    ///
+    /// The initial weights are drawn on the host from the run's seed, then copied to the
+    /// backend: every backend of a (setting, seed) starts from the same network.
+    ///
+    /// # Errors
+    /// A setting that is not allowed, or a sampling error.
+    pub fn run(
+        self,
+        key: &RunKey,
+        trainer: &Trainer,
+        device: &Device,
+    ) -> Result<RunRow, SweepError> {
+        self.check_values(std::slice::from_ref(&key.setting))?;
+        let host = host_device();
+        host.seed(key.seed);
+        let count = || key.setting.parse::<usize>().expect("checked above");
+        let sampling = || {
+            let amount = key.setting.parse().expect("checked above");
+            SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed)
+        };
+        let sampling_error = |e: sampled_linear::SampledLinearError| SweepError(e.to_string());
+        let (reports, sampled_accuracy) = match self {
+            Self::Paths => {
+                let net = PathNetConfig::new(vec![784, 300, 300, 10], count()).init(&host);
+                (fit(trainer, materialize(net), device).1, None)
+            }
+            Self::Partitions => {
+                let net = LeNet5Dropout {
+                    lenet: materialize(LeNet5Config::new().init(&host)),
+                    after_fc1: PartitionDropoutConfig::new(count()).init(),
+                    after_fc2: PartitionDropoutConfig::new(count()).init(),
+                };
+                (fit(trainer, net, device).1, None)
+            }
+            Self::Sampled => {
+                let mlp = MlpConfig::new(vec![784, 300, 10]).init(&host);
+                let (trained, reports) = fit(trainer, materialize(mlp), device);
+                let (sampled, _) =
+                    sample_linears(trained, &sampling(), |_| true).map_err(sampling_error)?;
+                (reports, Some(test_accuracy(trainer, &sampled, device)))
+            }
+            Self::SampledConv => {
+                let lenet = LeNet5Config::new()
+                    .with_in_channels(3)
+                    .with_image_size(32)
+                    .with_padding(0)
+                    .init(&host);
+                let (trained, reports) = fit(trainer, materialize(lenet), device);
+                let (sampled, _) =
+                    sample_model(trained, &sampling(), |_| true).map_err(sampling_error)?;
+                (reports, Some(test_accuracy(trainer, &sampled, device)))
+            }
+        };
+        let last = reports.last().expect("at least one epoch");
+        Ok(RunRow {
+            key: key.clone(),
+            accuracy: sampled_accuracy.unwrap_or(last.test_accuracy),
+            seconds_per_epoch: reports.iter().map(|r| r.train_seconds).sum::<f64>()
+                / reports.len() as f64,
+            first_losses: reports[0].step_losses.clone(),
+        })
+    }
+}
+
+impl fmt::Display for Experiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn fit<M: ImageClassifier>(trainer: &Trainer, model: M, device: &Device) -> (M, Vec<EpochReport>) {
+    trainer.fit(fork_identical(&model, device), device, |_| {})
+}
+
+fn test_accuracy<M: ImageClassifier>(trainer: &Trainer, model: &M, device: &Device) -> f64 {
+    evaluate(model, trainer.test_set, trainer.batcher, 1000, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_named() {
+        for experiment in Experiment::ALL {
+            assert_eq!(Experiment::parse(experiment.name()).unwrap(), experiment);
+        }
+        let error = Experiment::parse("pathz").unwrap_err().to_string();
+        assert!(
+            error.contains("--experiment") && error.contains("\"pathz\""),
+            "{error}"
+        );
+        assert!(error.contains("sampled-conv"), "{error}");
+    }
+
+    #[test]
+    fn values_are_counts_or_amounts() {
+        let values = |list: &[&str]| list.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        assert!(
+            Experiment::Paths
+                .check_values(&values(&["1", "4096"]))
+                .is_ok()
+        );
+        assert!(
+            Experiment::Sampled
+                .check_values(&values(&["0.25", "2"]))
+                .is_ok()
+        );
+        for (experiment, bad) in [
+            (Experiment::Paths, vec!["0"]),
+            (Experiment::Partitions, vec!["2", "1.5"]),
+            (Experiment::Sampled, vec!["0"]),
+            (Experiment::SampledConv, vec!["inf"]),
+            (Experiment::SampledConv, vec![]),
+        ] {
+            let error = experiment
+                .check_values(&values(&bad))
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("--values must be"), "{error}");
+            assert!(error.contains(&format!("{bad:?}")), "{error}");
+        }
+    }
+}
