@@ -26,7 +26,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mcnn::backends::BackendKind;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Split, data_dir};
 use mcnn::plot::{LinePlot, Series};
-use mcnn::sweep::{Difference, Experiment, Grid, ResultsFile, RunKey, RunRow, Shard, cells};
+use mcnn::sweep::{
+    Difference, Experiment, Grid, ResultsFile, RunKey, RunRow, Runner, Shard, cells,
+};
 use mcnn::training::{Trainer, TrainingConfig};
 
 #[derive(Parser, Debug)]
@@ -167,6 +169,16 @@ fn run(args: &Args) -> Result<(), String> {
         .expect("valid template")
         .progress_chars("=> "),
     );
+    let mut runner = Runner::new(
+        experiment,
+        Trainer {
+            train_set: &train_set,
+            test_set: &test_set,
+            batcher: &batcher,
+            config,
+            progress: Some(bars.clone()),
+        },
+    );
     let started = Instant::now();
     for (done, key) in todo.iter().enumerate() {
         let elapsed = started.elapsed().as_secs_f64();
@@ -191,19 +203,7 @@ fn run(args: &Args) -> Result<(), String> {
             )
         });
         grid_bar.set_message(run);
-        let trainer = Trainer {
-            train_set: &train_set,
-            test_set: &test_set,
-            batcher: &batcher,
-            config: config.clone().with_seed(key.seed),
-            progress: Some(bars.clone()),
-        };
-        let device = BackendKind::from_flag(Some(&key.backend))
-            .map_err(|e| e.to_string())?
-            .device();
-        let row = experiment
-            .run(key, &trainer, &device)
-            .map_err(|e| e.to_string())?;
+        let row = runner.run(key).map_err(|e| e.to_string())?;
         bars.suspend(|| {
             eprintln!(
                 "  accuracy {:.4}, {:.2} s/epoch",

@@ -112,6 +112,7 @@ pub fn train<M: ImageClassifier>(
 }
 
 /// The data and settings of a training run, for training many models the same way.
+#[derive(Clone)]
 pub struct Trainer<'a> {
     /// The training set.
     pub train_set: &'a ImageDataset,

@@ -1,9 +1,11 @@
 //! The experiments a sweep runs: what each trains, on which data, and what it reports.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
 
 use burn::tensor::Device;
-use mcnn_backends::{fork_identical, host_device, materialize};
+use mcnn_backends::{BackendKind, fork_identical, host_device, materialize};
 use mcnn_datasets::Source;
 use partition_dropout::PartitionDropoutConfig;
 use path_net::PathNetConfig;
@@ -104,62 +106,90 @@ impl Experiment {
         }
         Ok(())
     }
+}
 
-    /// Runs `key` (whose experiment is this one and whose setting passed
-    /// [`check_values`](Self::check_values)) on `device`: trains the network, for the
-    /// sampling experiments samples it, and reports the final test accuracy, the mean
-    /// seconds per epoch and the first epoch's recorded step losses.
+/// Runs the runs of one experiment on their backends, training each network once: the
+/// sampling experiments sample the network trained for a (seed, backend) at every value.
+pub struct Runner<'a> {
+    experiment: Experiment,
+    trainer: Trainer<'a>,
+    trained: HashMap<(u64, String), Trained>,
+}
+
+/// A network trained for a (seed, backend), with its epoch reports.
+type Trained = (Box<dyn Any>, Vec<EpochReport>);
+
+impl<'a> Runner<'a> {
+    /// A runner of `experiment` that trains with `trainer`, whose seed each run replaces
+    /// with its own.
+    pub fn new(experiment: Experiment, trainer: Trainer<'a>) -> Self {
+        Self {
+            experiment,
+            trainer,
+            trained: HashMap::new(),
+        }
+    }
+
+    /// Runs `key` (a run of this runner's experiment): trains the network on the key's
+    /// backend, for the sampling experiments samples it, and reports the final test
+    /// accuracy, the mean seconds per epoch and the first epoch's recorded step losses.
     ///
     /// The initial weights are drawn on the host from the run's seed, then copied to the
     /// backend: every backend of a (setting, seed) starts from the same network.
     ///
     /// # Errors
-    /// A setting that is not allowed, or a sampling error.
-    pub fn run(
-        self,
-        key: &RunKey,
-        trainer: &Trainer,
-        device: &Device,
-    ) -> Result<RunRow, SweepError> {
-        self.check_values(std::slice::from_ref(&key.setting))?;
-        let host = host_device();
-        host.seed(key.seed);
+    /// A key of another experiment, a setting that is not allowed, a backend that is not
+    /// compiled in, or a sampling error.
+    pub fn run(&mut self, key: &RunKey) -> Result<RunRow, SweepError> {
+        let experiment = self.experiment;
+        if key.experiment != experiment.name() {
+            return Err(SweepError(format!(
+                "run {key:?} is not of experiment {experiment}"
+            )));
+        }
+        experiment.check_values(std::slice::from_ref(&key.setting))?;
+        let device = BackendKind::from_flag(Some(&key.backend))
+            .map_err(|e| SweepError(e.to_string()))?
+            .device();
         let count = || key.setting.parse::<usize>().expect("checked above");
         let sampling = || {
             let amount = key.setting.parse().expect("checked above");
             SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed)
         };
         let sampling_error = |e: sampled_linear::SampledLinearError| SweepError(e.to_string());
-        let (reports, sampled_accuracy) = match self {
-            Self::Paths => {
-                let net = PathNetConfig::new(vec![784, 300, 300, 10], count()).init(&host);
-                (fit(trainer, materialize(net), device).1, None)
+        let (reports, sampled_accuracy) = match experiment {
+            Experiment::Paths => {
+                let init =
+                    |host: &Device| PathNetConfig::new(vec![784, 300, 300, 10], count()).init(host);
+                (self.fit(key, &device, init).1, None)
             }
-            Self::Partitions => {
-                let net = LeNet5Dropout {
-                    lenet: materialize(LeNet5Config::new().init(&host)),
+            Experiment::Partitions => {
+                let init = |host: &Device| LeNet5Dropout {
+                    lenet: LeNet5Config::new().init(host),
                     after_fc1: PartitionDropoutConfig::new(count()).init(),
                     after_fc2: PartitionDropoutConfig::new(count()).init(),
                 };
-                (fit(trainer, net, device).1, None)
+                (self.fit(key, &device, init).1, None)
             }
-            Self::Sampled => {
-                let mlp = MlpConfig::new(vec![784, 300, 10]).init(&host);
-                let (trained, reports) = fit(trainer, materialize(mlp), device);
+            Experiment::Sampled => {
+                let init = |host: &Device| MlpConfig::new(vec![784, 300, 10]).init(host);
+                let (trained, reports) = self.trained(key, &device, init);
                 let (sampled, _) =
                     sample_linears(trained, &sampling(), |_| true).map_err(sampling_error)?;
-                (reports, Some(test_accuracy(trainer, &sampled, device)))
+                (reports, Some(self.test_accuracy(&sampled, &device)))
             }
-            Self::SampledConv => {
-                let lenet = LeNet5Config::new()
-                    .with_in_channels(3)
-                    .with_image_size(32)
-                    .with_padding(0)
-                    .init(&host);
-                let (trained, reports) = fit(trainer, materialize(lenet), device);
+            Experiment::SampledConv => {
+                let init = |host: &Device| {
+                    LeNet5Config::new()
+                        .with_in_channels(3)
+                        .with_image_size(32)
+                        .with_padding(0)
+                        .init(host)
+                };
+                let (trained, reports) = self.trained(key, &device, init);
                 let (sampled, _) =
                     sample_model(trained, &sampling(), |_| true).map_err(sampling_error)?;
-                (reports, Some(test_accuracy(trainer, &sampled, device)))
+                (reports, Some(self.test_accuracy(&sampled, &device)))
             }
         };
         let last = reports.last().expect("at least one epoch");
@@ -171,20 +201,59 @@ impl Experiment {
             first_losses: reports[0].step_losses.clone(),
         })
     }
+
+    /// Trains the network `init` draws on the host (seeded with the run's seed) on `device`.
+    fn fit<M: ImageClassifier>(
+        &self,
+        key: &RunKey,
+        device: &Device,
+        init: impl FnOnce(&Device) -> M,
+    ) -> (M, Vec<EpochReport>) {
+        let host = host_device();
+        host.seed(key.seed);
+        let model = fork_identical(&materialize(init(&host)), device);
+        let trainer = Trainer {
+            config: self.trainer.config.clone().with_seed(key.seed),
+            ..self.trainer.clone()
+        };
+        trainer.fit(model, device, |_| {})
+    }
+
+    /// [`fit`](Self::fit), once per (seed, backend): the same network for every value.
+    fn trained<M: ImageClassifier + 'static>(
+        &mut self,
+        key: &RunKey,
+        device: &Device,
+        init: impl FnOnce(&Device) -> M,
+    ) -> (M, Vec<EpochReport>) {
+        let id = (key.seed, key.backend.clone());
+        if let Some((model, reports)) = self.trained.get(&id)
+            && let Some(model) = model.downcast_ref::<M>()
+        {
+            return (model.clone(), reports.clone());
+        }
+        let (model, reports) = self.fit(key, device, init);
+        self.trained
+            .insert(id, (Box::new(model.clone()), reports.clone()));
+        (model, reports)
+    }
+
+    fn test_accuracy<M: ImageClassifier>(&self, model: &M, device: &Device) -> f64 {
+        let t = &self.trainer;
+        evaluate(
+            model,
+            t.test_set,
+            t.batcher,
+            t.config.eval_batch_size,
+            device,
+        )
+    }
 }
 
 impl fmt::Display for Experiment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-fn fit<M: ImageClassifier>(trainer: &Trainer, model: M, device: &Device) -> (M, Vec<EpochReport>) {
-    trainer.fit(fork_identical(&model, device), device, |_| {})
-}
-
-fn test_accuracy<M: ImageClassifier>(trainer: &Trainer, model: &M, device: &Device) -> f64 {
-    evaluate(model, trainer.test_set, trainer.batcher, 1000, device)
 }
 
 #[cfg(test)]

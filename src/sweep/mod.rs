@@ -14,7 +14,7 @@
 
 mod experiment;
 
-pub use experiment::Experiment;
+pub use experiment::{Experiment, Runner};
 
 use std::collections::HashSet;
 use std::fmt;
