@@ -18,6 +18,7 @@ use burn::data::dataset::Dataset as _;
 use burn::module::Module;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::LeNet5Config;
 use mcnn::training::{TrainingConfig, train};
@@ -69,14 +70,7 @@ fn backend(name: Option<&str>) -> Result<BackendKind, String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use burn::data::dataset::Dataset as _;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
 use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
@@ -74,13 +75,7 @@ impl Setting {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {

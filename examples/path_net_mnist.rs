@@ -23,6 +23,7 @@ use std::time::Instant;
 use clap::Parser;
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::path_net::{
@@ -101,13 +102,7 @@ struct Run {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn generator(name: &str, seed: u64) -> Result<PathGenerator, String> {

@@ -20,6 +20,7 @@ use burn::nn::{Linear, Relu};
 use burn::tensor::Tensor;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::sampled_linear::{Budget, ResampledLinear, SamplingConfig, sample_linears};
@@ -67,13 +68,7 @@ impl ImageClassifier for ResampledMlp {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {

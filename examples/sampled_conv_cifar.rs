@@ -23,6 +23,7 @@ use burn::data::dataset::Dataset;
 use clap::Parser;
 use common::{Point, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
 use mcnn::sampled_conv::{apply_baseline_model, sample_model};
@@ -72,13 +73,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -139,7 +134,8 @@ fn experiment<M: ImageClassifier>(
         .with_seed(args.train_seed);
     config.check()?;
     eprintln!(
-        "E3 on {kind}: training {name} on {} CIFAR-10 images for {} epoch(s)",
+        "{} on {kind}: training {name} on {} CIFAR-10 images for {} epoch(s)",
+        experiment_id(args),
         train_set.len(),
         args.epochs
     );
@@ -285,9 +281,14 @@ fn experiment<M: ImageClassifier>(
         .collect();
     println!(
         "{}",
-        serde_json::json!({"experiment": "E3", "model": name, "backend": kind.name(), "epochs": args.epochs,
+        serde_json::json!({"experiment": experiment_id(args), "model": name, "backend": kind.name(), "epochs": args.epochs,
             "train_images": train_set.len(), "train_seed": args.train_seed, "seeds": args.seeds,
             "layers": args.layers, "dense_accuracy": dense, "points": json})
     );
     Ok(())
+}
+
+/// E3 is LeNet-5, E4 the AlexNet-style network.
+fn experiment_id(args: &Args) -> &'static str {
+    if args.model == "alexnet" { "E4" } else { "E3" }
 }

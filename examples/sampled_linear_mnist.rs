@@ -25,6 +25,7 @@ use burn::tensor::{DType, Tensor};
 use clap::Parser;
 use common::{Point, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
 use mcnn::sampled_linear::{
@@ -125,13 +126,7 @@ fn activation_study(mlp: Mlp, kind: BackendKind, args: &Args) -> Result<(), Stri
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {

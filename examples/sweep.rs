@@ -24,6 +24,7 @@ use std::time::Instant;
 use clap::Parser;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mcnn::backends::BackendKind;
+use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Split, data_dir};
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sweep::{
@@ -76,13 +77,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -101,8 +96,8 @@ fn run(args: &Args) -> Result<(), String> {
         return report(results.rows(), args);
     }
     if args.report {
-        let results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
-        return report(results.rows(), args);
+        let rows = ResultsFile::read(&args.out).map_err(|e| e.to_string())?;
+        return report(&rows, args);
     }
     let name = args.experiment.as_deref().expect("clap requires it");
     let experiment = Experiment::parse(name).map_err(|e| e.to_string())?;

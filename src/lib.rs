@@ -26,6 +26,7 @@ pub use path_net;
 pub use sampled_conv;
 pub use sampled_linear;
 
+pub mod cli;
 pub mod models;
 pub mod plot;
 pub mod sweep;

@@ -90,7 +90,10 @@ impl LinePlot {
                 py = py(y)
             );
         }
-        for tick in x_ticks(x0, x1, self.log_x) {
+        let mut data_xs: Vec<f64> = points().map(|(x, _)| fx(x)).collect();
+        data_xs.sort_by(f64::total_cmp);
+        data_xs.dedup();
+        for tick in x_ticks(x0, x1, self.log_x, &data_xs) {
             let x = if self.log_x { 10f64.powf(tick) } else { tick };
             let _ = writeln!(
                 svg,
@@ -171,9 +174,12 @@ impl LinePlot {
     }
 }
 
-/// Tick positions (in axis units: log10 of x on a log axis).
-fn x_ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
-    if log {
+/// Tick positions (in axis units: log10 of x on a log axis). A log axis with a few distinct
+/// x values (`data`, sorted, in axis units) labels exactly those: the swept values.
+fn x_ticks(lo: f64, hi: f64, log: bool, data: &[f64]) -> Vec<f64> {
+    if log && data.len() <= 8 {
+        data.to_vec()
+    } else if log {
         let mut ticks = Vec::new();
         for decade in lo.floor() as i32..=hi.ceil() as i32 {
             for m in [1.0, 2.0, 5.0] {
@@ -189,18 +195,20 @@ fn x_ticks(lo: f64, hi: f64, log: bool) -> Vec<f64> {
     }
 }
 
-/// About five round ticks (multiples of 1, 2 or 5 × 10^k) inside `[lo, hi]`.
+/// Round ticks (multiples of 1, 2 or 5 × 10^k) inside `[lo, hi]`: the step whose count is
+/// nearest five.
 fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let raw = (hi - lo) / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|&s| s >= raw)
-        .unwrap_or(10.0 * magnitude);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|i| i as f64 * step).collect()
+    let magnitude = 10f64.powf(((hi - lo) / 5.0).log10().floor());
+    let ticks = |step: f64| {
+        let first = (lo / step).ceil() as i64;
+        let last = (hi / step).floor() as i64;
+        (first..=last).map(|i| i as f64 * step).collect::<Vec<_>>()
+    };
+    [0.5, 1.0, 2.0, 5.0, 10.0]
+        .map(|m| ticks(m * magnitude))
+        .into_iter()
+        .min_by_key(|t| t.len().abs_diff(5))
+        .expect("five candidate steps")
 }
 
 /// A tick label: up to four significant digits, exponents for very small or large values.
@@ -252,6 +260,19 @@ mod tests {
     }
 
     #[test]
+    fn a_log_axis_with_few_values_labels_them() {
+        let data = [0.25f64, 0.5, 1.0, 2.0].map(f64::log10);
+        let ticks = x_ticks(data[0] - 0.05, data[3] + 0.05, true, &data);
+        assert_eq!(ticks, data);
+        let many: Vec<f64> = (0..10).map(|i| f64::from(i) * 0.5).collect();
+        let labels: Vec<String> = x_ticks(-0.1, 4.6, true, &many)
+            .into_iter()
+            .map(|t| format_tick(10f64.powf(t)))
+            .collect();
+        assert_eq!(labels[..4], ["1", "2", "5", "10"]);
+    }
+
+    #[test]
     fn linear_ticks_are_round_numbers() {
         let labels = |lo, hi| {
             nice_ticks(lo, hi)
@@ -259,8 +280,12 @@ mod tests {
                 .map(format_tick)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(labels(-4177.9, 135_000.0), ["0", "5e4", "1e5"]);
+        assert_eq!(
+            labels(-4177.9, 135_000.0),
+            ["0", "2e4", "4e4", "6e4", "8e4", "1e5", "1.2e5"]
+        );
         assert_eq!(labels(0.907, 0.987), ["0.92", "0.94", "0.96", "0.98"]);
+        assert_eq!(labels(0.204, 0.489), ["0.25", "0.3", "0.35", "0.4", "0.45"]);
         assert_eq!(
             [120_000.0, 100_000.0, 0.9, 0.001].map(format_tick),
             ["1.2e5", "1e5", "0.9", "1e-3"]
