@@ -59,15 +59,16 @@ struct Args {
     /// The results file (JSON lines), appended as runs finish; a rerun resumes from it.
     #[arg(long)]
     out: PathBuf,
-    /// `i/n`: run only every n-th run of the grid, starting with the i-th.
+    /// `i/n`: run only every n-th run of the grid, starting with the i-th (in the sampling
+    /// experiments every n-th (seed, backend) with all its values: one training each).
     #[arg(long)]
     shard: Option<String>,
     /// Train nothing: report the runs in `--out`.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["experiment", "values", "shard", "merge"])]
     report: bool,
     /// Train nothing: append the runs of these results files (the parts of a sharded sweep)
     /// that `--out` lacks, then report.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["experiment", "values", "shard"])]
     merge: Vec<PathBuf>,
     /// SVG: accuracy vs value, one line per backend.
     #[arg(long)]
@@ -121,19 +122,14 @@ fn run(args: &Args) -> Result<(), String> {
         .with_recorded_steps(args.recorded_steps);
     config.check()?;
     let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
+    results.check_experiment(name).map_err(|e| e.to_string())?;
     let grid = Grid::new(
         name,
         args.values.clone(),
         args.seeds,
         kinds.iter().map(BackendKind::to_string).collect(),
     );
-    let mine: Vec<RunKey> = grid
-        .runs()
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shard.contains(*i))
-        .map(|(_, key)| key)
-        .collect();
+    let mine = grid.shard(shard, experiment.trains_once_per_seed_and_backend());
     let todo: Vec<&RunKey> = mine.iter().filter(|k| !results.is_done(k)).collect();
     eprintln!(
         "sweep {name}: {} runs in the grid, {} in shard {}/{}, {} already in {}, {} to do",
@@ -171,7 +167,7 @@ fn run(args: &Args) -> Result<(), String> {
             test_set: &test_set,
             batcher: &batcher,
             config,
-            progress: Some(bars.clone()),
+            bars: Some(bars.clone()),
         },
     );
     let started = Instant::now();
@@ -198,10 +194,18 @@ fn run(args: &Args) -> Result<(), String> {
             )
         });
         grid_bar.set_message(run);
+        let reused = if runner.has_trained(key) {
+            " (trained earlier)"
+        } else {
+            ""
+        };
         let row = runner.run(key).map_err(|e| e.to_string())?;
+        let trained = row
+            .trained_accuracy
+            .map_or(String::new(), |a| format!(" (trained {a:.4})"));
         bars.suspend(|| {
             eprintln!(
-                "  accuracy {:.4}, {:.2} s/epoch",
+                "  accuracy {:.4}{trained}, {:.2} s/epoch{reused}",
                 row.accuracy, row.seconds_per_epoch
             )
         });
@@ -222,11 +226,23 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
         ));
     }
     let cells = cells(rows);
-    println!("| value | backend | runs | accuracy (mean ± sd) | s/epoch |");
-    println!("|---|---|---|---|---|");
+    // The sampling experiments also show the trained networks' accuracy before sampling.
+    let trained = cells.iter().any(|c| c.trained_accuracy.is_some());
+    let (head, rule) = if trained {
+        ("| before sampling ", "|---")
+    } else {
+        ("", "")
+    };
+    println!("| value | backend | runs | accuracy (mean ± sd) {head}| s/epoch |");
+    println!("|---|---|---|---{rule}|---|");
     for c in &cells {
+        let before = match (trained, c.trained_accuracy) {
+            (false, _) => String::new(),
+            (true, Some((mean, sd))) => format!("| {mean:.4} ± {sd:.4} "),
+            (true, None) => "| – ".into(),
+        };
         println!(
-            "| {} | {} | {} | {:.4} ± {:.4} | {:.2} |",
+            "| {} | {} | {} | {:.4} ± {:.4} {before}| {:.2} |",
             c.setting, c.backend, c.runs, c.accuracy.0, c.accuracy.1, c.seconds_per_epoch
         );
     }

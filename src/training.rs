@@ -106,7 +106,7 @@ pub fn train<M: ImageClassifier>(
         test_set: test,
         batcher,
         config: config.clone(),
-        progress: None,
+        bars: None,
     }
     .fit(model, device, on_epoch)
 }
@@ -122,9 +122,9 @@ pub struct Trainer<'a> {
     pub batcher: &'a ImageBatcher,
     /// The hyper-parameters.
     pub config: TrainingConfig,
-    /// Where the epoch bars are drawn: under the caller's bars (e.g. a sweep's bar for the
-    /// whole grid), or on their own if `None`.
-    pub progress: Option<MultiProgress>,
+    /// The caller's progress bars (e.g. a sweep's bar for the whole grid) that the epoch bars
+    /// join; `None` draws them on their own. `config.progress` decides whether there are any.
+    pub bars: Option<MultiProgress>,
 }
 
 impl Trainer<'_> {
@@ -135,8 +135,8 @@ impl Trainer<'_> {
     /// `on_epoch` sees each epoch's report as soon as it is known.
     ///
     /// # Panics
-    /// On a zero epoch count or batch size, a learning rate that is not positive and
-    /// finite, or an empty training set.
+    /// On a zero epoch count, batch size or evaluation batch size, a learning rate that is
+    /// not positive and finite, or an empty training set.
     pub fn fit<M: ImageClassifier>(
         &self,
         model: M,
@@ -193,8 +193,8 @@ impl Trainer<'_> {
             device.sync().expect("the device failed while training");
             let train_seconds = start.elapsed().as_secs_f64();
             bar.finish_and_clear();
-            if let Some(multi) = &self.progress {
-                multi.remove(&bar);
+            if let Some(bars) = &self.bars {
+                bars.remove(&bar);
             }
             let test_accuracy = evaluate(
                 &model.valid(),
@@ -228,8 +228,8 @@ impl Trainer<'_> {
 
     /// Prints a line on stderr, above the progress bars if there are any.
     fn say(&self, line: &str) {
-        match &self.progress {
-            Some(multi) => multi.suspend(|| eprintln!("{line}")),
+        match &self.bars {
+            Some(bars) => bars.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
     }
@@ -238,7 +238,12 @@ impl Trainer<'_> {
         if !self.config.progress {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new(batches);
+        // Added to the caller's bars before anything is drawn: a bar draws on stderr as soon
+        // as its prefix is set, and that line would stay behind.
+        let bar = match &self.bars {
+            Some(bars) => bars.add(ProgressBar::new(batches)),
+            None => ProgressBar::new(batches),
+        };
         bar.set_style(
             ProgressStyle::with_template(
                 "epoch {prefix} [{bar:30}] {pos}/{len} batches, {per_sec}, eta {eta} {msg}",
@@ -247,10 +252,7 @@ impl Trainer<'_> {
             .progress_chars("=> "),
         );
         bar.set_prefix(format!("{epoch}/{}", self.config.epochs));
-        match &self.progress {
-            Some(multi) => multi.add(bar),
-            None => bar,
-        }
+        bar
     }
 }
 

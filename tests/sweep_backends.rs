@@ -19,15 +19,7 @@ fn a_small_grid_agrees_across_backends() {
     let _rng = HOST_RNG
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // $MCNN_DATA, else ./data: tests run in the package's folder.
-    let dir = mcnn::datasets::data_dir(None);
-    let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
-        .unwrap()
-        .truncated(2000);
-    let test_set = ImageDataset::load(Source::Mnist, Split::Test, &dir)
-        .unwrap()
-        .truncated(1000);
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let data = subset(Source::Mnist, 2000, 1000);
     let kinds = BackendKind::compiled();
     let grid = Grid::new(
         "paths",
@@ -36,17 +28,12 @@ fn a_small_grid_agrees_across_backends() {
         kinds.iter().map(BackendKind::to_string).collect(),
     );
     // Exactly what the sweep example runs for each key.
-    let mut runner = Runner::new(
-        Experiment::Paths,
-        Trainer {
-            train_set: &train_set,
-            test_set: &test_set,
-            batcher: &batcher,
-            config: quiet_config(),
-            progress: None,
-        },
-    );
+    let mut runner = quiet_runner(Experiment::Paths, &data);
     let rows: Vec<RunRow> = grid.runs().iter().map(|k| runner.run(k).unwrap()).collect();
+    assert!(
+        rows.iter().all(|r| r.trained_accuracy.is_none()),
+        "nothing sampled"
+    );
     let host = &grid.backends[0];
     for row in rows.iter().filter(|r| &r.key.backend != host) {
         let reference = rows
@@ -98,29 +85,10 @@ fn sampling_experiments_report_the_sampled_network() {
     let _rng = HOST_RNG
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let dir = mcnn::datasets::data_dir(None);
-    for (experiment, train_images, chance_margin) in [
-        (Experiment::Sampled, 2000, 0.3),
-        (Experiment::SampledConv, 2000, 0.0),
-    ] {
-        let source = experiment.source();
-        let train_set = ImageDataset::load(source, Split::Train, &dir)
-            .unwrap()
-            .truncated(train_images);
-        let test_set = ImageDataset::load(source, Split::Test, &dir)
-            .unwrap()
-            .truncated(500);
-        let batcher = ImageBatcher::for_source(source);
-        let mut runner = Runner::new(
-            experiment,
-            Trainer {
-                train_set: &train_set,
-                test_set: &test_set,
-                batcher: &batcher,
-                config: quiet_config(),
-                progress: None,
-            },
-        );
+    for (experiment, chance_margin) in [(Experiment::Sampled, 0.3), (Experiment::SampledConv, 0.0)]
+    {
+        let data = subset(experiment.source(), 2000, 500);
+        let mut runner = quiet_runner(experiment, &data);
         let grid = Grid::new(
             experiment.name(),
             vec!["1000".into(), "0.01".into()],
@@ -131,8 +99,8 @@ fn sampling_experiments_report_the_sampled_network() {
         let near_dense = runner.run(&runs[0]).unwrap();
         let sparse = runner.run(&runs[1]).unwrap();
         eprintln!(
-            "{experiment}: accuracy {:.4} at K = 1000, {:.4} at K = 0.01",
-            near_dense.accuracy, sparse.accuracy
+            "{experiment}: accuracy {:.4} at K = 1000, {:.4} at K = 0.01, trained {:?}",
+            near_dense.accuracy, sparse.accuracy, near_dense.trained_accuracy
         );
         // Trained once for both values: the same losses and the same (measured) time.
         assert_eq!(near_dense.first_losses, sparse.first_losses, "{experiment}");
@@ -141,7 +109,14 @@ fn sampling_experiments_report_the_sampled_network() {
             "{experiment}"
         );
         assert_eq!(near_dense.first_losses.len(), 5, "{experiment}");
+        // The trained network's accuracy is recorded with each sampled one.
+        let trained = near_dense.trained_accuracy.unwrap();
+        assert_eq!(sparse.trained_accuracy, Some(trained), "{experiment}");
         // K = 1000 keeps the network; K = 0.01 leaves about one weight in a hundred.
+        assert!(
+            (near_dense.accuracy - trained).abs() < 0.03,
+            "{experiment}: {near_dense:?}"
+        );
         assert!(
             near_dense.accuracy > 0.1 + chance_margin,
             "{experiment}: {near_dense:?}"
@@ -153,8 +128,38 @@ fn sampling_experiments_report_the_sampled_network() {
     }
 }
 
-fn quiet_config() -> TrainingConfig {
-    TrainingConfig::new()
+/// The first `train` training and `test` test images of `source`, with its batcher.
+fn subset(source: Source, train: usize, test: usize) -> (ImageDataset, ImageDataset, ImageBatcher) {
+    // $MCNN_DATA, else ./data: tests run in the package's folder.
+    let dir = mcnn::datasets::data_dir(None);
+    let load = |split, n| {
+        ImageDataset::load(source, split, &dir)
+            .unwrap()
+            .truncated(n)
+    };
+    (
+        load(Split::Train, train),
+        load(Split::Test, test),
+        ImageBatcher::for_source(source),
+    )
+}
+
+/// A runner of `experiment` on `data` that records 5 step losses and draws no progress.
+fn quiet_runner(
+    experiment: Experiment,
+    (train_set, test_set, batcher): &(ImageDataset, ImageDataset, ImageBatcher),
+) -> Runner<'_> {
+    let config = TrainingConfig::new()
         .with_progress(false)
-        .with_recorded_steps(5)
+        .with_recorded_steps(5);
+    Runner::new(
+        experiment,
+        Trainer {
+            train_set,
+            test_set,
+            batcher,
+            config,
+            bars: None,
+        },
+    )
 }

@@ -32,7 +32,7 @@ pub enum Experiment {
 }
 
 impl Experiment {
-    /// Every experiment, in the order of their names.
+    /// Every experiment.
     pub const ALL: [Self; 4] = [
         Self::Paths,
         Self::Partitions,
@@ -49,8 +49,10 @@ impl Experiment {
             .into_iter()
             .find(|e| e.name() == name)
             .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
                 SweepError(format!(
-                    "--experiment: unknown {name:?} (paths, partitions, sampled, sampled-conv)"
+                    "--experiment: unknown {name:?} ({})",
+                    known.join(", ")
                 ))
             })
     }
@@ -72,6 +74,12 @@ impl Experiment {
             Self::Partitions => "partitions",
             Self::Sampled | Self::SampledConv => "sampling amount K",
         }
+    }
+
+    /// Whether the experiment trains one network per (seed, backend) and only samples it per
+    /// value (the sampling experiments).
+    pub fn trains_once_per_seed_and_backend(self) -> bool {
+        matches!(self, Self::Sampled | Self::SampledConv)
     }
 
     /// The data set the experiment trains and tests on.
@@ -108,8 +116,14 @@ impl Experiment {
     }
 }
 
-/// Runs the runs of one experiment on their backends, training each network once: the
-/// sampling experiments sample the network trained for a (seed, backend) at every value.
+impl fmt::Display for Experiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Runs the runs of one experiment on their backends. In the sampling experiments it trains
+/// each (seed, backend) once per process and samples that network at every value.
 pub struct Runner<'a> {
     experiment: Experiment,
     trainer: Trainer<'a>,
@@ -132,7 +146,8 @@ impl<'a> Runner<'a> {
 
     /// Runs `key` (a run of this runner's experiment): trains the network on the key's
     /// backend, for the sampling experiments samples it, and reports the final test
-    /// accuracy, the mean seconds per epoch and the first epoch's recorded step losses.
+    /// accuracy (and the trained network's, before sampling), the mean seconds per epoch and
+    /// the first epoch's recorded step losses.
     ///
     /// The initial weights are drawn on the host from the run's seed, then copied to the
     /// backend: every backend of a (setting, seed) starts from the same network.
@@ -196,10 +211,17 @@ impl<'a> Runner<'a> {
         Ok(RunRow {
             key: key.clone(),
             accuracy: sampled_accuracy.unwrap_or(last.test_accuracy),
+            trained_accuracy: sampled_accuracy.map(|_| last.test_accuracy),
             seconds_per_epoch: reports.iter().map(|r| r.train_seconds).sum::<f64>()
                 / reports.len() as f64,
             first_losses: reports[0].step_losses.clone(),
         })
+    }
+
+    /// Whether `key`'s network was trained earlier in this process (its run only samples it).
+    pub fn has_trained(&self, key: &RunKey) -> bool {
+        self.experiment.trains_once_per_seed_and_backend()
+            && self.trained.contains_key(&(key.seed, key.backend.clone()))
     }
 
     /// Trains the network `init` draws on the host (seeded with the run's seed) on `device`.
@@ -227,9 +249,11 @@ impl<'a> Runner<'a> {
         init: impl FnOnce(&Device) -> M,
     ) -> (M, Vec<EpochReport>) {
         let id = (key.seed, key.backend.clone());
-        if let Some((model, reports)) = self.trained.get(&id)
-            && let Some(model) = model.downcast_ref::<M>()
-        {
+        // No setting in the key: the sampling experiments' networks do not depend on it.
+        if let Some((model, reports)) = self.trained.get(&id) {
+            let model = model
+                .downcast_ref::<M>()
+                .expect("one network type per experiment");
             return (model.clone(), reports.clone());
         }
         let (model, reports) = self.fit(key, device, init);
@@ -247,12 +271,6 @@ impl<'a> Runner<'a> {
             t.config.eval_batch_size,
             device,
         )
-    }
-}
-
-impl fmt::Display for Experiment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

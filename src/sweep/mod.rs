@@ -1,6 +1,7 @@
 //! Accuracy sweeps over a grid (experiment × setting × seed × backend) that survive
 //! interruption and split across machines: the runs of a shard, a results file that a rerun
-//! resumes from, and the per-setting, per-backend summary with the cross-backend difference.
+//! resumes from and that shards' files merge into, the experiments and their [`Runner`], and
+//! the per-setting, per-backend summary with the cross-backend difference.
 //!
 //! ```
 //! use mcnn::sweep::{Grid, Shard};
@@ -8,8 +9,7 @@
 //! let grid = Grid::new("paths", vec!["4096".into(), "16384".into()], 3, vec!["flex".into()]);
 //! assert_eq!(grid.runs().len(), 6);
 //! // Machine 2 of 3 takes every third run, starting with the second.
-//! let shard = Shard::parse("2/3").unwrap();
-//! assert_eq!(grid.runs().iter().enumerate().filter(|(i, _)| shard.contains(*i)).count(), 2);
+//! assert_eq!(grid.shard(Shard::parse("2/3").unwrap(), false).len(), 2);
 //! ```
 
 mod experiment;
@@ -91,7 +91,8 @@ pub struct RunKey {
 }
 
 /// A grid of runs, in the order they run: setting, then seed, then backend, so that the
-/// backends of one (setting, seed) run one after the other from the same initial weights.
+/// backends of one (setting, seed) run one after the other and a partial sweep already
+/// compares them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grid {
     /// The experiment's name.
@@ -132,6 +133,20 @@ impl Grid {
         }
         runs
     }
+
+    /// The runs of `shard`, in order: every `count`-th run from the `index`-th; with
+    /// `by_training`, every `count`-th (seed, backend) pair with all its settings, so that a
+    /// shard of an experiment that trains once per (seed, backend) (see
+    /// [`Experiment::trains_once_per_seed_and_backend`]) trains each of its networks once.
+    pub fn shard(&self, shard: Shard, by_training: bool) -> Vec<RunKey> {
+        let pairs = self.seeds as usize * self.backends.len();
+        self.runs()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.contains(if by_training { i % pairs } else { *i }))
+            .map(|(_, key)| key)
+            .collect()
+    }
 }
 
 /// A finished run: its key and what it measured.
@@ -139,8 +154,10 @@ impl Grid {
 pub struct RunRow {
     /// Which run.
     pub key: RunKey,
-    /// Final test accuracy.
+    /// Final test accuracy (of the sampled network in the sampling experiments).
     pub accuracy: f64,
+    /// The sampling experiments: the test accuracy of the trained network before sampling.
+    pub trained_accuracy: Option<f64>,
     /// Mean training seconds per epoch.
     pub seconds_per_epoch: f64,
     /// The losses of the first training steps.
@@ -149,12 +166,15 @@ pub struct RunRow {
 
 impl RunRow {
     fn to_json(&self) -> String {
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "experiment": self.key.experiment, "setting": self.key.setting,
             "seed": self.key.seed, "backend": self.key.backend, "accuracy": self.accuracy,
             "seconds_per_epoch": self.seconds_per_epoch, "first_losses": self.first_losses,
-        })
-        .to_string()
+        });
+        if let Some(trained) = self.trained_accuracy {
+            json["trained_accuracy"] = trained.into();
+        }
+        json.to_string()
     }
 
     fn from_json(line: &str) -> Option<Self> {
@@ -167,6 +187,11 @@ impl RunRow {
                 backend: v["backend"].as_str()?.to_string(),
             },
             accuracy: v["accuracy"].as_f64()?,
+            // Absent in files written before it was recorded, and in the other experiments.
+            trained_accuracy: match v.get("trained_accuracy") {
+                None => None,
+                Some(value) => Some(value.as_f64()?),
+            },
             seconds_per_epoch: v["seconds_per_epoch"].as_f64()?,
             first_losses: v["first_losses"]
                 .as_array()?
@@ -208,6 +233,11 @@ impl ResultsFile {
         let text = std::fs::read_to_string(path).map_err(context)?;
         let (rows, complete) = parse_rows(path, &text)?;
         if complete < text.len() {
+            eprintln!(
+                "results file {}: its last line was cut off while being written; dropping it \
+                 (that run will be done again)",
+                path.display()
+            );
             file.set_len(complete as u64).map_err(context)?;
         }
         file.seek(std::io::SeekFrom::End(0)).map_err(context)?;
@@ -228,7 +258,14 @@ impl ResultsFile {
     pub fn read(path: &Path) -> Result<Vec<RunRow>, SweepError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| SweepError(format!("results file {}: {e}", path.display())))?;
-        Ok(parse_rows(path, &text)?.0)
+        let (rows, complete) = parse_rows(path, &text)?;
+        if complete < text.len() {
+            eprintln!(
+                "results file {}: its last line was cut off while being written; ignoring it",
+                path.display()
+            );
+        }
+        Ok(rows)
     }
 
     /// Appends the runs of `rows` that this file does not have yet (the parts of a sharded
@@ -236,16 +273,35 @@ impl ResultsFile {
     /// Returns how many were appended.
     ///
     /// # Errors
-    /// A message naming the file if it cannot be written.
+    /// A run of another experiment than the file's (nothing of it is appended), or a file
+    /// that cannot be written; the message names the file.
     pub fn merge(&mut self, rows: &[RunRow]) -> Result<usize, SweepError> {
         let mut added = 0;
         for row in rows {
+            self.check_experiment(&row.key.experiment)?;
             if !self.is_done(&row.key) {
                 self.append(row.clone())?;
                 added += 1;
             }
         }
         Ok(added)
+    }
+
+    /// Checks that the file's runs (if it has any) are of `experiment`: one file holds one
+    /// experiment, as its report compares values of one swept parameter.
+    ///
+    /// # Errors
+    /// A message naming the file, the experiment it holds and `experiment`.
+    pub fn check_experiment(&self, experiment: &str) -> Result<(), SweepError> {
+        match self.rows.first() {
+            Some(row) if row.key.experiment != experiment => Err(SweepError(format!(
+                "results file {} holds runs of experiment {:?}, not {experiment:?}: use one \
+                 file per experiment",
+                self.path.display(),
+                row.key.experiment
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Whether `key` has finished (in this file).
@@ -275,16 +331,9 @@ impl ResultsFile {
 
 /// The runs in `text` (the contents of the results file at `path`) and the length of its
 /// complete lines: a last line without its newline was cut off while being written and is
-/// dropped (said on stderr); any other line that is not a run is an error.
+/// left out; any other line that is not a run is an error.
 fn parse_rows(path: &Path, text: &str) -> Result<(Vec<RunRow>, usize), SweepError> {
     let complete = text.rfind('\n').map_or(0, |i| i + 1);
-    if complete < text.len() {
-        eprintln!(
-            "results file {}: its last line was cut off while being written; dropping it \
-             (that run will be done again)",
-            path.display()
-        );
-    }
     let mut rows = Vec::new();
     for (n, line) in text[..complete].lines().enumerate() {
         if line.trim().is_empty() {
@@ -326,6 +375,9 @@ pub struct Cell {
     pub runs: usize,
     /// Mean and standard deviation of the accuracy over the seeds.
     pub accuracy: (f64, f64),
+    /// Mean and standard deviation of the trained networks' accuracy before sampling, if
+    /// every run recorded it.
+    pub trained_accuracy: Option<(f64, f64)>,
     /// Mean seconds per epoch.
     pub seconds_per_epoch: f64,
 }
@@ -347,11 +399,13 @@ pub fn cells(rows: &[RunRow]) -> Vec<Cell> {
                 .collect();
             let accuracies: Vec<f64> = mine.iter().map(|r| r.accuracy).collect();
             let seconds: Vec<f64> = mine.iter().map(|r| r.seconds_per_epoch).collect();
+            let trained: Option<Vec<f64>> = mine.iter().map(|r| r.trained_accuracy).collect();
             Cell {
                 setting,
                 backend,
                 runs: mine.len(),
                 accuracy: mean_sd(&accuracies),
+                trained_accuracy: trained.map(|t| mean_sd(&t)),
                 seconds_per_epoch: mean_sd(&seconds).0,
             }
         })
@@ -398,6 +452,7 @@ mod tests {
                 backend: backend.into(),
             },
             accuracy,
+            trained_accuracy: (setting == "b").then_some(0.9),
             seconds_per_epoch: 1.5,
             first_losses: vec![2.3, 2.1],
         }
@@ -421,14 +476,24 @@ mod tests {
         let runs = grid.runs();
         assert_eq!(runs.len(), 12);
         assert_eq!((runs[1].backend.as_str(), runs[1].seed), ("y", 1));
-        let mut seen = vec![0; 12];
-        for i in 1..=5 {
-            let shard = Shard::parse(&format!("{i}/5")).unwrap();
-            (0..12)
-                .filter(|&p| shard.contains(p))
-                .for_each(|p| seen[p] += 1);
+        for by_training in [false, true] {
+            let mut seen = vec![0; 12];
+            for i in 1..=5 {
+                let shard = Shard::parse(&format!("{i}/5")).unwrap();
+                for key in grid.shard(shard, by_training) {
+                    seen[runs.iter().position(|r| *r == key).unwrap()] += 1;
+                }
+            }
+            assert_eq!(seen, vec![1; 12], "by training: {by_training}");
         }
-        assert_eq!(seen, vec![1; 12]);
+        // By training, a shard holds every setting of its (seed, backend) pairs: shard 2/3
+        // takes pair 2 (seed 1, y), and pair 5 does not exist (4 pairs).
+        let shard = grid.shard(Shard::parse("2/3").unwrap(), true);
+        let pairs: Vec<_> = shard
+            .iter()
+            .map(|k| (k.setting.as_str(), k.seed, k.backend.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", 1, "y"), ("b", 1, "y"), ("c", 1, "y")]);
         for bad in ["0/3", "4/3", "2", "a/b", "1/0"] {
             assert!(
                 Shard::parse(bad)
@@ -505,6 +570,13 @@ mod tests {
             text,
             "parts are read only"
         );
+        let mut other = row("a", 3, "flex", 0.8);
+        other.key.experiment = "sampled".into();
+        let error = merged.merge(&[other]).unwrap_err().to_string();
+        assert!(
+            error.contains("holds runs of experiment \"paths\", not \"sampled\""),
+            "{error}"
+        );
         drop(merged);
         let rows = ResultsFile::open(&all).unwrap().rows().to_vec();
         assert_eq!(
@@ -543,5 +615,9 @@ mod tests {
             ..cells[0].clone()
         };
         assert_eq!(Difference::between(&single, &cells[1]).t, None);
+        // Trained accuracies (before sampling) are summarised only where every run has one.
+        assert_eq!(cells[0].trained_accuracy, None);
+        let sampled = super::cells(&[row("b", 1, "flex", 0.5), row("b", 2, "flex", 0.6)]);
+        assert_eq!(sampled[0].trained_accuracy, Some((0.9, 0.0)));
     }
 }
