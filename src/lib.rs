@@ -14,8 +14,8 @@
 //! - [`backends`]: choosing flex, ndarray or wgpu at run time, and running one test on all.
 //!
 //! This crate also holds the reference models ([`models`]), the small training loop
-//! ([`training`]), SVG plots ([`plot`]) and the resumable, shardable accuracy sweeps
-//! ([`sweep`]) that the examples and experiments share.
+//! ([`training`]), SVG plots ([`plot`]), the resumable, shardable accuracy sweeps
+//! ([`sweep`]) and the examples' exit codes ([`cli`]) that the examples and experiments share.
 
 pub use mcnn_backends as backends;
 pub use mcnn_datasets as datasets;

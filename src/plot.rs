@@ -177,6 +177,7 @@ impl LinePlot {
 /// Tick positions (in axis units: log10 of x on a log axis). A log axis with a few distinct
 /// x values (`data`, sorted, in axis units) labels exactly those: the swept values.
 fn x_ticks(lo: f64, hi: f64, log: bool, data: &[f64]) -> Vec<f64> {
+    // Up to 8 labels fit the plot's width even as "1.3e5".
     if log && data.len() <= 8 {
         data.to_vec()
     } else if log {
@@ -196,7 +197,7 @@ fn x_ticks(lo: f64, hi: f64, log: bool, data: &[f64]) -> Vec<f64> {
 }
 
 /// Round ticks (multiples of 1, 2 or 5 × 10^k) inside `[lo, hi]`: the step whose count is
-/// nearest five.
+/// nearest five (on a tie, the smaller step: more ticks).
 fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let magnitude = 10f64.powf(((hi - lo) / 5.0).log10().floor());
     let ticks = |step: f64| {
