@@ -32,7 +32,7 @@ use mcnn::path_net::{
 };
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sweep::mean_sd;
-use mcnn::training::{TrainingConfig, train};
+use mcnn::training::{Trainer, TrainingConfig};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -182,14 +182,19 @@ fn run(args: &Args) -> Result<(), String> {
         runs.push(run);
         Ok(())
     };
-    let trainer = Trainer {
-        train_set: &train_set,
-        test_set: &test_set,
-        batcher: &batcher,
+    let trainer = MeasuredTrainer {
+        trainer: Trainer {
+            train_set: &train_set,
+            test_set: &test_set,
+            batcher: &batcher,
+            config: TrainingConfig::new()
+                .with_epochs(args.epochs)
+                .with_learning_rate(args.learning_rate),
+            bars: None,
+        },
         device: &device,
-        args,
     };
-    trainer.config(0).check()?;
+    trainer.trainer.config.check()?;
     let dense_weights: usize = args.widths.windows(2).map(|w| w[0] * w[1]).sum();
 
     eprintln!(
@@ -265,38 +270,18 @@ fn run(args: &Args) -> Result<(), String> {
     report(&runs, &setup, args)
 }
 
-/// What every run shares: the data, the device and the training budget.
-struct Trainer<'a> {
-    train_set: &'a ImageDataset,
-    test_set: &'a ImageDataset,
-    batcher: &'a ImageBatcher,
+/// What every run shares: the data and training budget, and the device.
+struct MeasuredTrainer<'a> {
+    trainer: Trainer<'a>,
     device: &'a burn::tensor::Device,
-    args: &'a Args,
 }
 
-impl Trainer<'_> {
-    fn config(&self, seed: u64) -> TrainingConfig {
-        TrainingConfig::new()
-            .with_epochs(self.args.epochs)
-            .with_learning_rate(self.args.learning_rate)
-            .with_seed(seed)
-    }
-
-    /// Trains `model`: the trained model, its final test accuracy, the mean training seconds
-    /// per epoch and the peak heap MiB above the starting level.
+impl MeasuredTrainer<'_> {
+    /// Trains `model` with data order `seed`: the trained model, its final test accuracy,
+    /// the mean training seconds per epoch and the peak heap MiB above the starting level.
     fn fit<M: ImageClassifier>(&self, model: M, seed: u64) -> (M, f64, f64, f64) {
-        let config = self.config(seed);
-        let ((model, reports), peak) = peak_extra_bytes(|| {
-            train(
-                model,
-                self.train_set,
-                self.test_set,
-                self.batcher,
-                &config,
-                self.device,
-                |_| {},
-            )
-        });
+        let trainer = self.trainer.with_seed(seed);
+        let ((model, reports), peak) = peak_extra_bytes(|| trainer.fit(model, self.device, |_| {}));
         let last = reports.last().expect("at least one epoch");
         let seconds = reports.iter().map(|r| r.train_seconds).sum::<f64>() / reports.len() as f64;
         (

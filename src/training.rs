@@ -128,6 +128,14 @@ pub struct Trainer<'a> {
 }
 
 impl Trainer<'_> {
+    /// This trainer with `config.seed` (the data order) set to `seed`.
+    pub fn with_seed(&self, seed: u64) -> Self {
+        Self {
+            config: self.config.clone().with_seed(seed),
+            ..self.clone()
+        }
+    }
+
     /// Trains `model` with Adam and the cross-entropy, evaluating on the test set after
     /// every epoch. `device` is the plain device of the backend (autodiff is added here);
     /// the model is forked onto it, so it may come from any device.

@@ -234,11 +234,7 @@ impl<'a> Runner<'a> {
         let host = host_device();
         host.seed(key.seed);
         let model = fork_identical(&materialize(init(&host)), device);
-        let trainer = Trainer {
-            config: self.trainer.config.clone().with_seed(key.seed),
-            ..self.trainer.clone()
-        };
-        trainer.fit(model, device, |_| {})
+        self.trainer.with_seed(key.seed).fit(model, device, |_| {})
     }
 
     /// [`fit`](Self::fit), once per (seed, backend): the same network for every value.
