@@ -549,6 +549,7 @@ fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
             name: name.clone(),
             points: points(|g| g[0].paths as f64, |r| r.accuracy),
             markers_only: false,
+            y_errors: Vec::new(),
         });
         time_series.push(Series {
             name: name.clone(),
@@ -557,6 +558,7 @@ fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
                 |r| r.seconds_per_epoch,
             ),
             markers_only: false,
+            y_errors: Vec::new(),
         });
     }
     let title = format!(

@@ -307,11 +307,16 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
                     .filter_map(|c| Some((c.setting.parse::<f64>().ok()?, c.accuracy.0)))
                     .collect(),
                 markers_only: false,
+                y_errors: cells
+                    .iter()
+                    .filter(|c| c.backend == *backend && c.setting.parse::<f64>().is_ok())
+                    .map(|c| c.accuracy.1)
+                    .collect(),
             })
             .collect();
         LinePlot {
             title: format!(
-                "Sweep {}: test accuracy per backend (mean over seeds)",
+                "Sweep {}: test accuracy per backend (mean ± sd over seeds)",
                 rows[0].key.experiment
             ),
             x_label: Experiment::parse(&rows[0].key.experiment)

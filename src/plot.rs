@@ -12,6 +12,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw the points without the line joining them.
     pub markers_only: bool,
+    /// Error bars: ± this much around each point's y (e.g. the sd over seeds), one per
+    /// point, or empty for none.
+    pub y_errors: Vec<f64>,
 }
 
 /// A line plot with a legend, linear or logarithmic x axis, written as SVG.
@@ -40,10 +43,27 @@ impl LinePlot {
     /// The SVG text.
     ///
     /// # Panics
-    /// If there is no point, or `log_x` with an x ≤ 0.
+    /// If there is no point, `log_x` with an x ≤ 0, or a series with error bars for some of
+    /// its points only.
     pub fn to_svg(&self) -> String {
         let points = || self.series.iter().flat_map(|s| s.points.iter().copied());
         assert!(points().next().is_some(), "LinePlot: no points to plot");
+        for series in &self.series {
+            assert!(
+                series.y_errors.is_empty() || series.y_errors.len() == series.points.len(),
+                "LinePlot: series {:?} has {} points but {} error bars",
+                series.name,
+                series.points.len(),
+                series.y_errors.len()
+            );
+        }
+        // The error bars' ends, so that the axis range holds them.
+        let bar_ends = self.series.iter().flat_map(|s| {
+            s.points
+                .iter()
+                .zip(&s.y_errors)
+                .flat_map(|(&(x, y), &e)| [(x, y - e), (x, y + e)])
+        });
         let fx = |x: f64| {
             if self.log_x {
                 assert!(x > 0.0, "LinePlot: x = {x} on a logarithmic axis");
@@ -58,7 +78,8 @@ impl LinePlot {
             f64::INFINITY,
             f64::NEG_INFINITY,
         );
-        for (x, y) in points().chain(self.y_reference.iter().map(|(y, _)| (f64::NAN, *y))) {
+        let reference = self.y_reference.iter().map(|(y, _)| (f64::NAN, *y));
+        for (x, y) in points().chain(bar_ends).chain(reference) {
             if !x.is_nan() {
                 x0 = x0.min(fx(x));
                 x1 = x1.max(fx(x));
@@ -144,6 +165,15 @@ impl LinePlot {
                     "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'/>",
                     px(x),
                     py(y)
+                );
+            }
+            for (&(x, y), &e) in series.points.iter().zip(&series.y_errors) {
+                let (x, low, high) = (px(x), py(y - e), py(y + e));
+                let _ = writeln!(
+                    svg,
+                    "<path d='M{x:.1},{low:.1}V{high:.1}M{:.1},{low:.1}h8M{:.1},{high:.1}h8' stroke='{color}' fill='none'/>",
+                    x - 4.0,
+                    x - 4.0
                 );
             }
             let ly = top + 10.0 + 18.0 * i as f64;
@@ -246,17 +276,32 @@ mod tests {
                     name: "one".into(),
                     points: vec![(0.01, 0.1), (0.1, 0.6), (1.0, 0.9)],
                     markers_only: false,
+                    y_errors: vec![0.05, 0.0, 0.2],
                 },
                 Series {
                     name: "two".into(),
                     points: vec![(0.5, 0.4)],
                     markers_only: true,
+                    y_errors: Vec::new(),
                 },
             ],
         };
         let svg = plot.to_svg();
         assert_eq!(svg.matches("<circle").count(), 4 + 2);
         assert_eq!(svg.matches("<polyline").count(), 1);
+        assert_eq!(
+            svg.matches("<path").count(),
+            3,
+            "one error bar per point of `one`"
+        );
+        // The plot area (from y = 40 down) holds the top of the largest bar (0.9 + 0.2).
+        let tops: Vec<f64> = svg
+            .split("V")
+            .skip(1)
+            .map(|rest| rest.split('M').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(tops.len(), 3);
+        assert!(tops.iter().all(|&y| y >= 40.0), "{tops:?}");
         assert!(svg.contains("a &lt; b") && svg.contains(">half<") && svg.contains(">two<"));
     }
 

@@ -129,6 +129,7 @@ pub fn plot(title: String, dense: f64, points: &[Point], threshold: f64) -> Line
                 name: method,
                 points: pts,
                 markers_only,
+                y_errors: Vec::new(),
             }
         })
         .collect();
