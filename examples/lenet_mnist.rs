@@ -19,9 +19,9 @@ use burn::module::Module;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::datasets::{Source, data_dir};
 use mcnn::models::LeNet5Config;
-use mcnn::training::{TrainingConfig, train};
+use mcnn::training::{TrainingConfig, TrainingData};
 
 #[derive(Parser, Debug)]
 #[command(about = "Train LeNet-5 on MNIST")]
@@ -82,17 +82,11 @@ fn run(args: &Args) -> Result<(), String> {
         .with_cosine_decay(!args.constant_lr)
         .with_seed(args.seed);
     config.check()?;
-    let dir = data_dir(args.data_dir.clone());
-    let mut train_set =
-        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
-    if let Some(limit) = args.train_limit {
-        if limit == 0 {
-            return Err("--train-limit must be at least 1".into());
-        }
-        train_set = train_set.truncated(limit);
-    }
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
+    let data = TrainingData::load(
+        Source::Mnist,
+        &data_dir(args.data_dir.clone()),
+        args.train_limit,
+    )?;
 
     // Weights are drawn on the host so that every backend starts from the same model.
     let host = host_device();
@@ -102,20 +96,12 @@ fn run(args: &Args) -> Result<(), String> {
     eprintln!(
         "LeNet-5 ({} parameters) on MNIST: {} training and {} test images, backend {kind}",
         model.num_params(),
-        train_set.len(),
-        test_set.len()
+        data.train_set.len(),
+        data.test_set.len()
     );
 
     let start = Instant::now();
-    let (model, reports) = train(
-        model,
-        &train_set,
-        &test_set,
-        &ImageBatcher::for_source(Source::Mnist),
-        &config,
-        &device,
-        |_| {},
-    );
+    let (model, reports) = data.trainer(config).fit(model, &device, |_| {});
     let seconds = start.elapsed().as_secs_f64();
 
     if !args.no_save {
@@ -145,7 +131,7 @@ fn run(args: &Args) -> Result<(), String> {
             "learning_rate": args.learning_rate,
             "lr_schedule": if args.constant_lr { "constant" } else { "cosine" },
             "seed": args.seed,
-            "train_images": train_set.len(),
+            "train_images": data.train_set.len(),
         })
     );
     Ok(())

@@ -20,10 +20,10 @@ use burn::data::dataset::Dataset as _;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
 use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
-use mcnn::training::{TrainingConfig, train};
+use mcnn::training::{TrainingConfig, TrainingData};
 
 #[derive(Parser, Debug)]
 #[command(about = "Partition dropout vs Bernoulli dropout: accuracy spread over seeds (E1)")]
@@ -89,13 +89,11 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--train-images must be at least 1".into());
     }
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
-    let dir = data_dir(args.data_dir.clone());
-    let train_set = ImageDataset::load(Source::Mnist, Split::Train, &dir)
-        .map_err(|e| e.to_string())?
-        .truncated(args.train_images);
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let data = TrainingData::load(
+        Source::Mnist,
+        &data_dir(args.data_dir.clone()),
+        Some(args.train_images),
+    )?;
     if let Some(bad) = args.values.iter().find(|n| !(2..=9).contains(*n)) {
         return Err(format!("--values must lie in 2..=9, got {bad}"));
     }
@@ -106,9 +104,9 @@ fn run(args: &Args) -> Result<(), String> {
         "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test images{}",
         settings.len(),
         args.seeds,
-        train_set.len(),
+        data.train_set.len(),
         args.epochs,
-        test_set.len(),
+        data.test_set.len(),
         if args.fixed_init {
             ", same weights and data order for every run"
         } else {
@@ -138,15 +136,11 @@ fn run(args: &Args) -> Result<(), String> {
                             .with_seed(seed)
                             .init()
                     };
-                    run_one(
-                        dropout, init_seed, &train_set, &test_set, &batcher, &config, &device,
-                    )
+                    run_one(dropout, init_seed, &data, &config, &device)
                 }
                 Setting::Partition(p) => {
                     let dropout = || PartitionDropoutConfig::new(p).with_seed(seed).init();
-                    run_one(
-                        dropout, init_seed, &train_set, &test_set, &batcher, &config, &device,
-                    )
+                    run_one(dropout, init_seed, &data, &config, &device)
                 }
             };
             accuracies.push(accuracy);
@@ -169,7 +163,7 @@ fn run(args: &Args) -> Result<(), String> {
         "{}",
         serde_json::json!({
             "experiment": "E1", "backend": kind.name(), "seeds": args.seeds,
-            "train_images": train_set.len(), "epochs": args.epochs, "batch_size": args.batch_size,
+            "train_images": data.train_set.len(), "epochs": args.epochs, "batch_size": args.batch_size,
             "learning_rate": args.learning_rate, "fixed_init": args.fixed_init, "results": json,
         })
     );
@@ -181,9 +175,7 @@ fn run(args: &Args) -> Result<(), String> {
 fn run_one<Dr: FeatureDropout>(
     dropout: impl Fn() -> Dr,
     init_seed: u64,
-    train_set: &ImageDataset,
-    test_set: &ImageDataset,
-    batcher: &ImageBatcher,
+    data: &TrainingData,
     config: &TrainingConfig,
     device: &burn::tensor::Device,
 ) -> f64 {
@@ -196,7 +188,7 @@ fn run_one<Dr: FeatureDropout>(
         after_fc1: dropout(),
         after_fc2: dropout(),
     };
-    let (_, reports) = train(model, train_set, test_set, batcher, config, device, |_| {});
+    let (_, reports) = data.trainer(config.clone()).fit(model, device, |_| {});
     reports.last().expect("at least one epoch").test_accuracy
 }
 

@@ -24,7 +24,7 @@ use clap::Parser;
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::path_net::{
     Duplicates, PathGenerator, PathInit, PathLinearConfig, PathNetConfig, generate_paths,
@@ -32,7 +32,7 @@ use mcnn::path_net::{
 };
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sweep::mean_sd;
-use mcnn::training::{Trainer, TrainingConfig};
+use mcnn::training::{Trainer, TrainingConfig, TrainingData};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -145,12 +145,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     let setup = Setup::of(args, kind);
-    let dir = data_dir(args.data_dir.clone());
-    let train_set =
-        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
     let mut out = match &args.out {
         Some(path) => Some(
@@ -183,15 +178,11 @@ fn run(args: &Args) -> Result<(), String> {
         Ok(())
     };
     let trainer = MeasuredTrainer {
-        trainer: Trainer {
-            train_set: &train_set,
-            test_set: &test_set,
-            batcher: &batcher,
-            config: TrainingConfig::new()
+        trainer: data.trainer(
+            TrainingConfig::new()
                 .with_epochs(args.epochs)
                 .with_learning_rate(args.learning_rate),
-            bars: None,
-        },
+        ),
         device: &device,
     };
     trainer.trainer.config.check()?;

@@ -21,10 +21,10 @@ use burn::tensor::Tensor;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::sampled_linear::{Budget, ResampledLinear, SamplingConfig, sample_linears};
-use mcnn::training::{TrainingConfig, evaluate, train};
+use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 #[derive(Parser, Debug)]
 #[command(about = "MLP on MNIST trained through re-sampled weights vs dense")]
@@ -73,17 +73,13 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
-    let dir = data_dir(args.data_dir.clone());
-    let train_set =
-        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_seed(args.seed);
     config.check()?;
+    let trainer = data.trainer(config);
     let host = host_device();
     host.seed(args.seed);
     let dense = materialize(MlpConfig::new(vec![784, args.hidden, 10]).init(&host));
@@ -95,7 +91,7 @@ fn run(args: &Args) -> Result<(), String> {
             let sampling = SamplingConfig::new(Budget::Amount(k)).with_seed(1000 * seed);
             let (sampled, _) =
                 sample_linears(mlp.clone(), &sampling, |_| true).map_err(|e| e.to_string())?;
-            sum += evaluate(&sampled, &test_set, &batcher, 1000, &device);
+            sum += evaluate(&sampled, &data.test_set, &data.batcher, 1000, &device);
         }
         Ok(sum / 3.0)
     };
@@ -104,15 +100,7 @@ fn run(args: &Args) -> Result<(), String> {
          accuracy sampled after training at the same K (3 seeds) |\n|---|---|---|---|---|"
     );
     eprintln!("{kind}: dense MLP 784-{}-10", args.hidden);
-    let (dense_trained, reports) = train(
-        dense.clone(),
-        &train_set,
-        &test_set,
-        &batcher,
-        &config,
-        &device,
-        |_| {},
-    );
+    let (dense_trained, reports) = trainer.fit(dense.clone(), &device, |_| {});
     let dense_trained = dense_trained.valid();
     let (dense_acc, dense_s) = summary(&reports);
     let at_k: Vec<String> = args
@@ -140,15 +128,7 @@ fn run(args: &Args) -> Result<(), String> {
             activation: Relu::new(),
         };
         eprintln!("{kind}: re-sampled, K = {k}");
-        let (trained, reports) = train(
-            model,
-            &train_set,
-            &test_set,
-            &batcher,
-            &config,
-            &device,
-            |_| {},
-        );
+        let (trained, reports) = trainer.fit(model, &device, |_| {});
         let (acc, s) = summary(&reports);
         let as_mlp = Mlp {
             layers: trained

@@ -24,14 +24,14 @@ use clap::Parser;
 use common::{Point, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
 use mcnn::sampled_conv::{apply_baseline_model, sample_model};
 use mcnn::sampled_linear::{
     Baseline, Budget, Granularity, LayerKind, LayerReport, SamplingConfig, SamplingScheme,
     map_weights,
 };
-use mcnn::training::{TrainingConfig, evaluate, train};
+use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 /// The share of the dense accuracy the slides report kept at 50% sampled (LeNet, CIFAR-10).
 const THRESHOLD: f64 = 0.88;
@@ -119,15 +119,11 @@ fn experiment<M: ImageClassifier>(
     kind: BackendKind,
     args: &Args,
 ) -> Result<(), String> {
-    let dir = data_dir(args.data_dir.clone());
-    let mut train_set =
-        ImageDataset::load(Source::Cifar10, Split::Train, &dir).map_err(|e| e.to_string())?;
-    if let Some(limit) = args.train_limit {
-        train_set = train_set.truncated(limit);
-    }
-    let test_set =
-        ImageDataset::load(Source::Cifar10, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Cifar10);
+    let data = TrainingData::load(
+        Source::Cifar10,
+        &data_dir(args.data_dir.clone()),
+        args.train_limit,
+    )?;
     let device = kind.device();
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
@@ -136,19 +132,11 @@ fn experiment<M: ImageClassifier>(
     eprintln!(
         "{} on {kind}: training {name} on {} CIFAR-10 images for {} epoch(s)",
         experiment_id(args),
-        train_set.len(),
+        data.train_set.len(),
         args.epochs
     );
-    let (model, _) = train(
-        model,
-        &train_set,
-        &test_set,
-        &batcher,
-        &config,
-        &device,
-        |_| {},
-    );
-    let accuracy = |m: &M| evaluate(m, &test_set, &batcher, 500, &device);
+    let (model, _) = data.trainer(config).fit(model, &device, |_| {});
+    let accuracy = |m: &M| evaluate(m, &data.test_set, &data.batcher, 500, &device);
     let dense = accuracy(&model);
     eprintln!("dense test accuracy {dense:.4}");
     let conv_only = args.layers == "conv";
@@ -183,13 +171,7 @@ fn experiment<M: ImageClassifier>(
                     .push(accuracy(&sampled));
             }
             let p = point.expect("at least one seed");
-            eprintln!(
-                "{:<40} non-zero {:>6.2}%  accuracy {:.4} ± {:.4}",
-                p.parameter.clone() + " " + &p.method,
-                100.0 * p.nonzero,
-                p.mean(),
-                p.sd()
-            );
+            p.log();
             points.push(p);
         }
     }
@@ -282,7 +264,7 @@ fn experiment<M: ImageClassifier>(
     println!(
         "{}",
         serde_json::json!({"experiment": experiment_id(args), "model": name, "backend": kind.name(), "epochs": args.epochs,
-            "train_images": train_set.len(), "train_seed": args.train_seed, "seeds": args.seeds,
+            "train_images": data.train_set.len(), "train_seed": args.train_seed, "seeds": args.seeds,
             "layers": args.layers, "dense_accuracy": dense, "points": json})
     );
     Ok(())

@@ -32,7 +32,7 @@ use mcnn::sampled_linear::{
     Baseline, Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme, map_linear_weights,
     sample_activations, sample_linears,
 };
-use mcnn::training::{TrainingConfig, evaluate, train};
+use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 #[derive(Parser, Debug)]
 #[command(about = "Monte Carlo quantization of Linear layers vs pruning and rounding (E2)")]
@@ -156,29 +156,16 @@ fn experiment<M: ImageClassifier>(
     kind: BackendKind,
     args: &Args,
 ) -> Result<M, String> {
-    let dir = data_dir(args.data_dir.clone());
-    let train_set =
-        ImageDataset::load(Source::Mnist, Split::Train, &dir).map_err(|e| e.to_string())?;
-    let test_set =
-        ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(Source::Mnist);
+    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_seed(args.train_seed);
     config.check()?;
     eprintln!("E2 on {kind}: training {name} for {} epoch(s)", args.epochs);
-    let (model, _) = train(
-        model,
-        &train_set,
-        &test_set,
-        &batcher,
-        &config,
-        &device,
-        |_| {},
-    );
+    let (model, _) = data.trainer(config).fit(model, &device, |_| {});
     let model = model.valid();
-    let accuracy = |m: &M| evaluate(m, &test_set, &batcher, 1000, &device);
+    let accuracy = |m: &M| evaluate(m, &data.test_set, &data.batcher, 1000, &device);
     let dense = accuracy(&model);
     eprintln!("dense test accuracy {dense:.4}");
 
@@ -217,13 +204,7 @@ fn experiment<M: ImageClassifier>(
                 p.accuracies.push(acc);
             }
             let p = point.expect("at least one seed");
-            eprintln!(
-                "{:<40} non-zero {:>6.2}%  accuracy {:.4} ± {:.4}",
-                p.parameter.clone() + " " + &p.method,
-                100.0 * p.nonzero,
-                p.mean(),
-                p.sd()
-            );
+            p.log();
             points.push(p);
         }
     }

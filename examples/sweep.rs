@@ -25,12 +25,12 @@ use clap::Parser;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mcnn::backends::BackendKind;
 use mcnn::cli::exit_code;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Split, data_dir};
+use mcnn::datasets::data_dir;
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sweep::{
     Difference, Experiment, Grid, ResultsFile, RunKey, RunRow, Runner, Shard, cells,
 };
-use mcnn::training::{Trainer, TrainingConfig};
+use mcnn::training::{Trainer, TrainingConfig, TrainingData};
 
 #[derive(Parser, Debug)]
 #[command(about = "Accuracy sweeps across backends: resumable, shardable, with a report")]
@@ -142,15 +142,11 @@ fn run(args: &Args) -> Result<(), String> {
         todo.len()
     );
 
-    let dir = data_dir(args.data_dir.clone());
-    let source = experiment.source();
-    let mut train_set =
-        ImageDataset::load(source, Split::Train, &dir).map_err(|e| e.to_string())?;
-    if let Some(limit) = args.train_limit {
-        train_set = train_set.truncated(limit);
-    }
-    let test_set = ImageDataset::load(source, Split::Test, &dir).map_err(|e| e.to_string())?;
-    let batcher = ImageBatcher::for_source(source);
+    let data = TrainingData::load(
+        experiment.source(),
+        &data_dir(args.data_dir.clone()),
+        args.train_limit,
+    )?;
     let bars = MultiProgress::new();
     let grid_bar = bars.add(ProgressBar::new(todo.len() as u64));
     grid_bar.set_style(
@@ -163,11 +159,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut runner = Runner::new(
         experiment,
         Trainer {
-            train_set: &train_set,
-            test_set: &test_set,
-            batcher: &batcher,
-            config,
             bars: Some(bars.clone()),
+            ..data.trainer(config)
         },
     );
     let started = Instant::now();

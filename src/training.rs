@@ -1,6 +1,7 @@
 //! The small supervised training loop the examples and experiments share: Adam on the
 //! cross-entropy, a progress bar per epoch (batches/s, loss), test accuracy per epoch.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::config::Config;
@@ -10,7 +11,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mcnn_datasets::{ImageBatcher, ImageDataset};
+use mcnn_datasets::{ImageBatcher, ImageDataset, Source, Split};
 
 use crate::models::ImageClassifier;
 
@@ -47,6 +48,56 @@ pub struct TrainingConfig {
     /// comparing backends step by step).
     #[config(default = 0)]
     pub recorded_steps: usize,
+}
+
+/// A data set's training and test splits with its batcher: what a [`Trainer`] reads.
+#[derive(Clone, Debug)]
+pub struct TrainingData {
+    /// The training split (possibly cut to its first images).
+    pub train_set: ImageDataset,
+    /// The test split.
+    pub test_set: ImageDataset,
+    /// The source's batcher (its normalisation).
+    pub batcher: ImageBatcher,
+}
+
+impl TrainingData {
+    /// Loads both splits of `source` from `data_dir` (fetched there if missing), the
+    /// training split cut to its first `train_limit` images if given.
+    ///
+    /// # Errors
+    /// A data file that cannot be fetched or read (the message says which and how to fetch
+    /// it), or a `train_limit` of 0.
+    pub fn load(
+        source: Source,
+        data_dir: &Path,
+        train_limit: Option<usize>,
+    ) -> Result<Self, String> {
+        if train_limit == Some(0) {
+            return Err("--train-limit must be at least 1".into());
+        }
+        let load = |split| ImageDataset::load(source, split, data_dir).map_err(|e| e.to_string());
+        let mut train_set = load(Split::Train)?;
+        if let Some(limit) = train_limit {
+            train_set = train_set.truncated(limit);
+        }
+        Ok(Self {
+            train_set,
+            test_set: load(Split::Test)?,
+            batcher: ImageBatcher::for_source(source),
+        })
+    }
+
+    /// A [`Trainer`] on this data with `config`, its bars drawn on their own.
+    pub fn trainer(&self, config: TrainingConfig) -> Trainer<'_> {
+        Trainer {
+            train_set: &self.train_set,
+            test_set: &self.test_set,
+            batcher: &self.batcher,
+            config,
+            bars: None,
+        }
+    }
 }
 
 /// What one epoch of [`train`] achieved.

@@ -6,9 +6,9 @@
 use std::sync::Mutex;
 
 use mcnn::backends::BackendKind;
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split};
+use mcnn::datasets::Source;
 use mcnn::sweep::{Difference, Experiment, Grid, RunRow, Runner, cells};
-use mcnn::training::{Trainer, TrainingConfig};
+use mcnn::training::{TrainingConfig, TrainingData};
 
 /// Both tests seed the host backend's one random generator and draw initial weights from
 /// it: run one at a time so that neither moves the other's draws.
@@ -129,37 +129,18 @@ fn sampling_experiments_report_the_sampled_network() {
 }
 
 /// The first `train` training and `test` test images of `source`, with its batcher.
-fn subset(source: Source, train: usize, test: usize) -> (ImageDataset, ImageDataset, ImageBatcher) {
+fn subset(source: Source, train: usize, test: usize) -> TrainingData {
     // $MCNN_DATA, else ./data: tests run in the package's folder.
-    let dir = mcnn::datasets::data_dir(None);
-    let load = |split, n| {
-        ImageDataset::load(source, split, &dir)
-            .unwrap()
-            .truncated(n)
-    };
-    (
-        load(Split::Train, train),
-        load(Split::Test, test),
-        ImageBatcher::for_source(source),
-    )
+    let mut data =
+        TrainingData::load(source, &mcnn::datasets::data_dir(None), Some(train)).unwrap();
+    data.test_set = data.test_set.truncated(test);
+    data
 }
 
 /// A runner of `experiment` on `data` that records 5 step losses and draws no progress.
-fn quiet_runner(
-    experiment: Experiment,
-    (train_set, test_set, batcher): &(ImageDataset, ImageDataset, ImageBatcher),
-) -> Runner<'_> {
+fn quiet_runner(experiment: Experiment, data: &TrainingData) -> Runner<'_> {
     let config = TrainingConfig::new()
         .with_progress(false)
         .with_recorded_steps(5);
-    Runner::new(
-        experiment,
-        Trainer {
-            train_set,
-            test_set,
-            batcher,
-            config,
-            bars: None,
-        },
-    )
+    Runner::new(experiment, data.trainer(config))
 }

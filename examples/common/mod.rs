@@ -50,6 +50,17 @@ impl Point {
     pub fn sd(&self) -> f64 {
         mean_sd(&self.accuracies).1
     }
+
+    /// The progress line of a finished point, on stderr.
+    pub fn log(&self) {
+        eprintln!(
+            "{:<40} non-zero {:>6.2}%  accuracy {:.4} ± {:.4}",
+            self.parameter.clone() + " " + &self.method,
+            100.0 * self.nonzero,
+            self.mean(),
+            self.sd()
+        );
+    }
 }
 
 /// The methods of `points`, in order of first appearance.
