@@ -20,8 +20,12 @@
 
 pub mod bench;
 mod harness;
+mod host;
 mod kind;
 pub mod memory;
+mod recorded_size;
 
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
+pub use host::host_values;
 pub use kind::{BackendError, BackendKind};
+pub use recorded_size::RecordedSize;

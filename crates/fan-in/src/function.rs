@@ -8,9 +8,10 @@ use crate::{FanInBackend, FanInError};
 /// `output[.., o] = Σ_k weight[o,k] · input[.., indices[o,k]] (+ bias[o])`, with the custom
 /// forward and backward of [`FanInBackend`]. Panics on bad shapes; see [`try_fan_in`].
 ///
-/// Indices out of `0..d_input` are an error: the CPU backends check every index and panic
-/// with its position; on the GPU an out-of-range index reads an undefined value, so validate
-/// indices once when you build them ([`FanInLinear`](crate::FanInLinear)'s constructors do).
+/// Indices out of `0..d_input` are an error that this function does not look for (it would
+/// cost a read back per call): the CPU backends check every index and panic with its
+/// position; on the GPU an out-of-range index reads an undefined value. Validate indices once
+/// when you build them, as the layers do, or call [`try_fan_in`], which checks them.
 ///
 /// # Shapes
 /// - input: `[..., d_input]`
@@ -23,15 +24,27 @@ pub fn fan_in<const D: usize>(
     indices: Tensor<2, Int>,
     bias: Option<Tensor<1>>,
 ) -> Tensor<D> {
-    try_fan_in(input, weight, indices, bias).unwrap_or_else(|error| panic!("{error}"))
+    apply(input, weight, indices, bias, false).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// [`fan_in`] that returns shape errors instead of panicking.
+/// [`fan_in`] that returns errors instead of panicking: bad shapes, and indices out of
+/// `0..d_input` (found by a min / max reduction read back to the host, one sync per call).
 pub fn try_fan_in<const D: usize>(
     input: Tensor<D>,
     weight: Tensor<2>,
     indices: Tensor<2, Int>,
     bias: Option<Tensor<1>>,
+) -> Result<Tensor<D>, FanInError> {
+    apply(input, weight, indices, bias, true)
+}
+
+/// The op, after checking the shapes and, if `check_indices`, the range of the indices.
+fn apply<const D: usize>(
+    input: Tensor<D>,
+    weight: Tensor<2>,
+    indices: Tensor<2, Int>,
+    bias: Option<Tensor<1>>,
+    check_indices: bool,
 ) -> Result<Tensor<D>, FanInError> {
     if D == 0 {
         return Err(FanInError::new(
@@ -43,6 +56,9 @@ pub fn try_fan_in<const D: usize>(
     let dims = input.dims();
     let d_input = dims[D - 1];
     let d_output = check_edges(&weight, &indices, bias.as_ref())?;
+    if check_indices {
+        check_range(&indices, d_input)?;
+    }
     let rows = dims[..D - 1].iter().product();
     let flat = input.reshape([rows, d_input]);
     let output = Tensor::<2>::from_dispatch(<Dispatch as FanInBackend>::fan_in_forward(
@@ -57,6 +73,28 @@ pub fn try_fan_in<const D: usize>(
     let mut out_dims = dims;
     out_dims[D - 1] = d_output;
     Ok(output.reshape(out_dims))
+}
+
+/// Checks that every index lies in `0..d_input`.
+fn check_range(indices: &Tensor<2, Int>, d_input: usize) -> Result<(), FanInError> {
+    if indices.dims().contains(&0) {
+        return Ok(());
+    }
+    let low = indices.clone().min().into_scalar::<i64>();
+    let high = indices.clone().max().into_scalar::<i64>();
+    match (low, high) {
+        (low, _) if low < 0 => Err(FanInError::new(
+            "indices",
+            format!("holding {low}"),
+            format!("every index in 0..{d_input} (d_input, the input's last axis)"),
+        )),
+        (_, high) if high >= d_input as i64 => Err(FanInError::new(
+            "indices",
+            format!("holding {high}"),
+            format!("every index in 0..{d_input} (d_input, the input's last axis)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks that `indices` has the shape of `weight`, `[d_output, k]`, and `bias` the shape

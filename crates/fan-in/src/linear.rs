@@ -15,8 +15,9 @@
 
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
-use burn::nn::Initializer;
+use burn::nn::{Initializer, Linear};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use mcnn_backends::RecordedSize;
 
 use crate::pattern::{pack_rows, random_indices};
 use crate::{FanInError, fan_in};
@@ -64,8 +65,8 @@ pub struct FanInLinear {
     pub indices: Param<Tensor<2, Int>>,
     /// The bias, `[d_output]`.
     pub bias: Option<Param<Tensor<1>>>,
-    /// The size of the input features.
-    pub d_input: usize,
+    /// The size of the input features (recorded, checked at load time).
+    pub d_input: RecordedSize,
 }
 
 impl FanInLinearConfig {
@@ -112,7 +113,7 @@ impl FanInLinearConfig {
                 self.initializer
                     .init_with([self.d_output], fan_in, fan_out, device)
             }),
-            d_input: self.d_input,
+            d_input: RecordedSize::new(self.d_input),
         })
     }
 }
@@ -155,14 +156,29 @@ impl FanInLinear {
             weight: Param::from_tensor(weight),
             indices: Param::initialized(ParamId::new(), indices),
             bias: bias.map(Param::from_tensor),
-            d_input,
+            d_input: RecordedSize::new(d_input),
         })
     }
 
-    /// The sparse layer that computes `input · (weight ⊙ mask)ᵀ + bias` for a dense
-    /// `weight: [d_output, d_input]` and a `mask` of the same shape. `k` is the largest
-    /// number of kept entries in a row (at least 1); shorter rows are padded (see the type's
-    /// docs). Panics on mismatched shapes; see [`try_from_masked_dense`](Self::try_from_masked_dense).
+    /// The sparse layer of the entries of a trained `linear` that `mask` keeps: `mask` is in
+    /// the layout of `linear.weight`, `[d_input, d_output]`; the bias is kept. See
+    /// [`from_masked_dense`](Self::from_masked_dense).
+    ///
+    /// # Errors
+    /// A mask of another shape than the weight, naming `mask`.
+    pub fn from_linear(linear: &Linear, mask: Tensor<2, Bool>) -> Result<Self, FanInError> {
+        Self::try_from_masked_dense(
+            linear.weight.val(),
+            mask,
+            linear.bias.as_ref().map(Param::val),
+        )
+    }
+
+    /// The sparse layer that computes `input · (weight ⊙ mask) + bias` for a dense `weight`
+    /// in Burn's `Linear` layout, `[d_input, d_output]`, and a `mask` of the same shape. `k`
+    /// is the largest number of kept entries of an output (at least 1); shorter rows are
+    /// padded (see the type's docs). Panics on mismatched shapes; see
+    /// [`try_from_masked_dense`](Self::try_from_masked_dense).
     pub fn from_masked_dense(
         weight: Tensor<2>,
         mask: Tensor<2, Bool>,
@@ -177,23 +193,30 @@ impl FanInLinear {
         mask: Tensor<2, Bool>,
         bias: Option<Tensor<1>>,
     ) -> Result<Self, FanInError> {
-        let [d_output, d_input] = weight.dims();
-        if mask.dims() != [d_output, d_input] {
+        let [d_input, d_output] = weight.dims();
+        if mask.dims() != [d_input, d_output] {
             return Err(FanInError::new(
                 "mask",
                 format!("shape {:?}", mask.dims()),
-                format!("the shape of `weight`, [{d_output}, {d_input}]"),
+                format!(
+                    "the shape of `weight` (Burn's Linear layout [d_input, d_output]), [{d_input}, {d_output}]"
+                ),
+            ));
+        }
+        if let Some(bias) = &bias
+            && bias.dims() != [d_output]
+        {
+            return Err(FanInError::new(
+                "bias",
+                format!("shape {:?}", bias.dims()),
+                format!("[{d_output}] (d_output, the second axis of `weight`)"),
             ));
         }
         let device = weight.device();
-        let dense = weight
-            .to_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 after convert");
+        let dense = mcnn_backends::host_values(weight);
         let keep = mask.to_data().iter::<bool>().collect::<Vec<_>>();
         let (indices, weights, k) = pack_rows(d_output, d_input, |o, j| {
-            keep[o * d_input + j].then_some(dense[o * d_input + j])
+            keep[j * d_output + o].then_some(dense[j * d_output + o])
         });
         Self::try_from_indices(
             Tensor::from_data(TensorData::new(weights, [d_output, k]), &device),
@@ -211,9 +234,10 @@ impl FanInLinear {
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let d_input = input.dims()[D - 1];
         assert_eq!(
-            d_input, self.d_input,
+            d_input,
+            self.d_input.get(),
             "FanInLinear: the input's last axis is {d_input}, the layer takes d_input = {}",
-            self.d_input
+            self.d_input.get()
         );
         fan_in(
             input,
@@ -228,9 +252,9 @@ impl FanInLinear {
         self.weight.dims()[1]
     }
 
-    /// The equivalent dense weight matrix, `[d_output, d_input]`.
-    pub fn to_dense(&self) -> Tensor<2> {
-        crate::dense_weight(self.weight.val(), self.indices.val(), self.d_input)
+    /// The equivalent dense weight in Burn's `Linear` layout, `[d_input, d_output]`.
+    pub fn dense_weight(&self) -> Tensor<2> {
+        crate::dense_weight(self.weight.val(), self.indices.val(), self.d_input.get()).transpose()
     }
 }
 
@@ -244,7 +268,7 @@ impl ModuleDisplay for FanInLinear {
     fn custom_content(&self, content: Content) -> Option<Content> {
         let [d_output, k] = self.weight.dims();
         content
-            .add("d_input", &self.d_input)
+            .add("d_input", &self.d_input.get())
             .add("d_output", &d_output)
             .add("fan_in", &k)
             .add("bias", &self.bias.is_some())

@@ -4,6 +4,7 @@
 mod common;
 
 use burn::module::Module;
+use burn::nn::LinearConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bool, Distribution, Int, Tensor, TensorData, Tolerance};
 use mcnn_backends::{for_each_backend, fork_identical, host_device};
@@ -89,33 +90,75 @@ fn explicit_indices_are_validated() {
 fn masked_dense_layer_equals_the_masked_product_with_padded_rows() {
     let host = host_device();
     host.seed(4);
-    let weight = Tensor::<2>::random([5, 9], Distribution::Normal(0.0, 1.0), &host);
-    // Rows keep 3, 1, 0, 9 and 2 entries: k = 9, most rows padded, one row empty.
-    let keep: Vec<bool> = (0..5 * 9)
-        .map(|i| match i / 9 {
-            0 => i % 9 < 3,
-            1 => i % 9 == 4,
-            2 => false,
-            3 => true,
-            _ => i % 9 == 1 || i % 9 == 8,
+    // Burn's Linear layout, [d_input = 9, d_output = 5].
+    let weight = Tensor::<2>::random([9, 5], Distribution::Normal(0.0, 1.0), &host);
+    // Outputs keep 3, 1, 0, 9 and 2 inputs: k = 9, most rows padded, one row empty.
+    let keep: Vec<bool> = (0..9 * 5)
+        .map(|i| {
+            let (j, o) = (i / 5, i % 5);
+            match o {
+                0 => j < 3,
+                1 => j == 4,
+                2 => false,
+                3 => true,
+                _ => j == 1 || j == 8,
+            }
         })
         .collect();
-    let mask = Tensor::<2, Bool>::from_data(TensorData::new(keep, [5, 9]), &host);
+    let mask = Tensor::<2, Bool>::from_data(TensorData::new(keep, [9, 5]), &host);
     let bias = Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &host);
     let layer = FanInLinear::from_masked_dense(weight.clone(), mask.clone(), Some(bias.clone()));
     assert_eq!(layer.fan_in(), 9);
     let masked = weight.mask_fill(mask.bool_not(), 0.0);
     layer
-        .to_dense()
+        .dense_weight()
         .into_data()
         .assert_eq(&masked.clone().into_data(), true);
     let x = Tensor::<2>::random([4, 9], Distribution::Normal(0.0, 1.0), &host);
-    let expected = (x.clone().matmul(masked.transpose()) + bias.unsqueeze_dim(0)).into_data();
+    let expected = (x.clone().matmul(masked) + bias.unsqueeze_dim(0)).into_data();
     for_each_backend(|_, device| {
         let layer = fork_identical(&layer, &device);
         let y = layer.forward(x.clone().to_device(&device)).into_data();
         y.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
     });
+}
+
+/// A square `Linear` with a full mask is the same layer (a transposed weight would differ),
+/// and a mask of the other layout is refused by name.
+#[test]
+fn from_linear_takes_burns_layout() {
+    let host = host_device();
+    host.seed(11);
+    let linear = LinearConfig::new(6, 6).init(&host);
+    let full = Tensor::<2, Bool>::full([6, 6], true, &host);
+    let layer = FanInLinear::from_linear(&linear, full).unwrap();
+    let x = Tensor::<2>::random([3, 6], Distribution::Normal(0.0, 1.0), &host);
+    layer
+        .forward(x.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(&linear.forward(x).into_data(), Tolerance::absolute(1e-5));
+    let rectangular = LinearConfig::new(6, 4).init(&host);
+    let transposed = Tensor::<2, Bool>::full([4, 6], true, &host);
+    let error = FanInLinear::from_linear(&rectangular, transposed).unwrap_err();
+    assert_eq!(error.parameter, "mask");
+    assert!(error.allowed.contains("[d_input, d_output]"), "{error}");
+}
+
+/// `d_input` does not show in the shapes of the weights and indices, so it is recorded on
+/// its own: a record of a 64-input layer is refused by a 32-input layer with the same `k`.
+#[test]
+fn a_record_of_another_input_width_is_refused_at_load_time() {
+    let host = host_device();
+    let wide = FanInLinearConfig::new(64, 3, 4).init(&host);
+    let error = FanInLinearConfig::new(32, 3, 4)
+        .init(&host)
+        .try_load_record(wide.into_record())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("d_input: shape mismatch") && error.contains("[0, 64]"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use burn::tensor::{Device, Distribution, Tensor, TensorData, Tolerance};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData, Tolerance};
 use mcnn_backends::{BackendKind, for_each_backend, host_device};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_fan_in::{dense_weight, fan_in, fan_in_reference, try_fan_in};
@@ -248,4 +248,28 @@ fn an_index_out_of_range_panics_on_the_cpu() {
     let x = Tensor::<2>::ones([1, 5], &host);
     let indices = Tensor::from_ints([[0, 5]], &host);
     let _ = fan_in(x, Tensor::ones([1, 2], &host), indices, None).into_data();
+}
+
+/// `try_fan_in` looks for indices out of range and says so instead of panicking, on every
+/// backend (on the GPU they would read undefined memory).
+#[test]
+fn try_fan_in_returns_an_error_for_an_index_out_of_range() {
+    for_each_backend(|kind, device| {
+        let x = Tensor::<2>::ones([1, 5], &device);
+        for (bad, shown) in [(5, "holding 5"), (-1, "holding -1")] {
+            let indices = Tensor::<2, Int>::from_ints([[0, bad]], &device);
+            let error =
+                try_fan_in(x.clone(), Tensor::ones([1, 2], &device), indices, None).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "invalid `indices` = {shown}: every index in 0..5 (d_input, the input's \
+                     last axis)"
+                ),
+                "{kind}"
+            );
+        }
+        let fine = Tensor::<2, Int>::from_ints([[0, 4]], &device);
+        assert!(try_fan_in(x, Tensor::ones([1, 2], &device), fine, None).is_ok());
+    });
 }

@@ -22,6 +22,8 @@ use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Flag, Module, ModuleDisplay, Param};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
+use mcnn_backends::RecordedSize;
+
 use crate::assignment::{Assignment, assign};
 use crate::{PartitionMaskBackend, StepCounter};
 
@@ -72,13 +74,28 @@ pub struct PartitionDropoutConfig {
 /// From Gamboa and Keller, *Monte Carlo methods and neural networks* (NVIDIA); section 1 of
 /// the project's `algorithms.md`. Should be created with [`PartitionDropoutConfig`].
 ///
-/// The cycle position is saved with the record and shared by clones; [`reset`](Self::reset)
-/// starts over.
+/// # Using one layer at several places
+///
+/// Like Burn's `Dropout`, one layer may be applied at several places of a forward pass (the
+/// Burn book's model applies its one `dropout` after each block). Every distinct input shape
+/// (all axes but the batch) is a call site with its own cycle, phase and assignment, so each
+/// place drops every neuron exactly once per cycle. Two places whose inputs have the *same*
+/// shape would share one cycle and each see only part of it: give them a layer each.
+///
+/// # Records
+///
+/// The step (the cycle position) is saved with the record and shared by clones;
+/// [`reset`](Self::reset) starts over. `partitions`, `mode`, `assignment`, `scope` and `seed`
+/// are configuration, as in Burn's layers: build the layer from the same
+/// [`PartitionDropoutConfig`] before loading. `partitions` is also recorded, as the shape of
+/// an empty tensor, so a record of another `P` is refused at load time. A checkpoint of the
+/// same model with Burn's `Dropout` (which records nothing) loads with
+/// `ModuleRecord::allow_partial(true)`; the step then starts at 0.
 #[derive(Module, Debug)]
 #[module(custom_display)]
 pub struct PartitionDropout {
-    /// The number of partitions `P`.
-    pub partitions: usize,
+    /// The number of partitions `P` (recorded as a size, checked at load time).
+    pub partitions: RecordedSize,
     /// Which partitions a phase drops.
     #[module(skip)]
     pub mode: Mode,
@@ -92,23 +109,41 @@ pub struct PartitionDropout {
     pub seed: u64,
     /// Whether to behave as during training (cleared by `freeze` and `valid`).
     pub training: Param<Flag>,
-    /// Training forward passes so far: the cycle is `step / P`, the phase `step % P`.
+    /// Training steps so far: the forward passes of the busiest call site. A call site's
+    /// cycle is its step / P, its phase step % P.
     pub step: StepCounter,
-    /// The current cycle's assignment, drawn once per cycle, and the random numbers drawn
-    /// since creation (or the last reset).
+    /// The call sites, their cycles' assignments, and the random numbers drawn since
+    /// creation (or the last reset).
     #[module(skip)]
-    cache: Arc<Mutex<(Option<CycleCache>, u64)>>,
+    state: Arc<Mutex<SiteState>>,
 }
 
-/// One cycle's partitions, `[rows, neurons]`, on the device they were last used on.
+/// The call sites of one layer (see the type's docs).
+#[derive(Debug, Default)]
+struct SiteState {
+    /// Call sites in order of first use.
+    sites: Vec<CallSite>,
+    /// The step every call site started from (0, or a loaded step).
+    base: u64,
+    /// The step last written to the counter: any other value there was loaded or reset.
+    published: u64,
+    /// Random numbers drawn for assignments.
+    draws: u64,
+}
+
+/// One call site: inputs of one per-sample shape.
 #[derive(Debug)]
-struct CycleCache {
-    cycle: u64,
-    table: Tensor<2, Int>,
+struct CallSite {
+    /// The input's shape without its batch axis.
+    shape: Vec<usize>,
+    /// Training forward passes at this site since `base`.
+    calls: u64,
+    /// The current cycle's partitions, `[rows, neurons]`, on the device last used.
+    cycle: Option<(u64, Tensor<2, Int>)>,
 }
 
 impl PartitionDropoutConfig {
-    /// Initializes a [`PartitionDropout`]. Panics if `partitions < 2`.
+    /// Initializes a [`PartitionDropout`]. Panics if `partitions < 2` or above `u32::MAX`.
     pub fn init(&self) -> PartitionDropout {
         assert!(
             self.partitions >= 2,
@@ -123,20 +158,54 @@ impl PartitionDropoutConfig {
             self.partitions
         );
         PartitionDropout {
-            partitions: self.partitions,
+            partitions: RecordedSize::new(self.partitions),
             mode: self.mode,
             assignment: self.assignment,
             scope: self.scope,
             seed: self.seed,
             training: Param::from_bool(true),
             step: StepCounter::default(),
-            cache: Arc::default(),
+            state: Arc::default(),
         }
+    }
+
+    /// The configuration whose drop rate is nearest `prob`, the rate of Burn's
+    /// `DropoutConfig::new(prob)`: drop-one drops `1/P`, so `P = round(1/prob)` for
+    /// `prob ≤ 1/2`, and keep-one drops `1 − 1/P`, so `P = round(1/(1 − prob))` above. Returns
+    /// the configuration and the rate it gives.
+    ///
+    /// # Errors
+    /// A `prob` that is not in `(0, 1)`, or too close to 0 or 1 for `P ≤ u32::MAX`.
+    pub fn from_drop_rate(prob: f64) -> Result<(Self, f64), String> {
+        if !(prob > 0.0 && prob < 1.0) {
+            return Err(format!(
+                "PartitionDropout: drop rate must be in (0, 1) (exclusive), got {prob}"
+            ));
+        }
+        let (mode, inverse) = match prob <= 0.5 {
+            true => (Mode::DropOne, 1.0 / prob),
+            false => (Mode::KeepOne, 1.0 / (1.0 - prob)),
+        };
+        let partitions = inverse.round().max(2.0);
+        if partitions > u32::MAX as f64 {
+            return Err(format!(
+                "PartitionDropout: drop rate {prob} needs {partitions} partitions, more than \
+                 {}",
+                u32::MAX
+            ));
+        }
+        let partitions = partitions as usize;
+        let rate = match mode {
+            Mode::DropOne => 1.0 / partitions as f64,
+            Mode::KeepOne => 1.0 - 1.0 / partitions as f64,
+        };
+        Ok((Self::new(partitions).with_mode(mode), rate))
     }
 }
 
 impl PartitionDropout {
-    /// Applies the layer; in training, advances the step.
+    /// Applies the layer; in training, advances the step of the input's call site (its
+    /// shape without the batch axis, see the type's docs).
     ///
     /// # Shapes
     /// - input: `[batch, ...]` (`[batch, channels, height, width]` for [`Scope::Channel`])
@@ -153,6 +222,10 @@ impl PartitionDropout {
             D >= 2,
             "PartitionDropout: the input needs a batch axis (rank ≥ 2), got rank {D}"
         );
+        if dims.contains(&0) {
+            // Nothing to drop, as Burn's `Dropout` (and no step: nothing was trained).
+            return input;
+        }
         let (rows, mask_dims) = match self.scope {
             Scope::PerSample => (dims[0], dims),
             Scope::PerBatch => {
@@ -172,12 +245,11 @@ impl PartitionDropout {
             }
         };
         let neurons = mask_dims[1..].iter().product::<usize>();
-        let inner = dims[1..].iter().product::<usize>() / neurons.max(1);
-        let step = self.step.advance();
-        let p = self.partitions as u64;
-        let (cycle, phase) = (step / p, (step % p) as u32);
-        let table = self.table(cycle, rows, neurons, &input.device());
-        let pf = self.partitions as f32;
+        let inner = dims[1..].iter().product::<usize>() / neurons;
+        let p = self.partitions.get() as u64;
+        let (step, table) = self.site_step(&dims[1..], rows, neurons, &input.device());
+        let phase = (step % p) as u32;
+        let pf = p as f32;
         let (keep, scale) = match self.mode {
             Mode::DropOne => (false, pf / (pf - 1.0)),
             Mode::KeepOne => (true, pf),
@@ -192,66 +264,103 @@ impl PartitionDropout {
         Tensor::<3>::from_dispatch(output).reshape(dims)
     }
 
-    /// Starts over at step 0 (cycle 0, phase 0).
+    /// Starts over at step 0 (cycle 0, phase 0) at every call site.
     pub fn reset(&self) {
         self.step.reset();
-        *self.cache.lock().expect("cache lock") = (None, 0);
+        *self.state.lock().expect("state lock") = SiteState::default();
     }
 
     /// Random numbers drawn for assignments since creation or the last [`reset`](Self::reset):
-    /// one per neuron (and sample) per cycle, not per step.
+    /// one per neuron (and sample) per cycle and call site, not per step.
     pub fn draws(&self) -> u64 {
-        self.cache.lock().expect("cache lock").1
+        self.state.lock().expect("state lock").draws
     }
 
-    /// The cycle's partition table `[rows, neurons]` on `device`: drawn on the first step of
+    /// The call sites seen so far: the input shapes without the batch axis, in order of
+    /// first use.
+    pub fn call_sites(&self) -> Vec<Vec<usize>> {
+        let state = self.state.lock().expect("state lock");
+        state.sites.iter().map(|s| s.shape.clone()).collect()
+    }
+
+    /// The step of this call at the site of `shape`, advancing it, and the site's partition
+    /// table `[rows, neurons]` for the step's cycle on `device`: drawn on the first step of
     /// the cycle (one random number per neuron and row), uploaded once, reused by the next
     /// `P − 1` steps and by their backward passes.
-    fn table(&self, cycle: u64, rows: usize, neurons: usize, device: &Device) -> Tensor<2, Int> {
-        let mut guard = self.cache.lock().expect("cache lock");
-        let (cache, draws) = &mut *guard;
-        if let Some(c) = cache.as_ref()
-            && c.cycle == cycle
-            && c.table.dims() == [rows, neurons]
-        {
-            if c.table.device() != *device {
-                let table = c.table.clone().to_device(device);
-                *cache = Some(CycleCache {
-                    cycle,
-                    table: table.clone(),
-                });
-                return table;
-            }
-            return c.table.clone();
+    fn site_step(
+        &self,
+        shape: &[usize],
+        rows: usize,
+        neurons: usize,
+        device: &Device,
+    ) -> (u64, Tensor<2, Int>) {
+        let mut guard = self.state.lock().expect("state lock");
+        let state = &mut *guard;
+        let counted = self.step.get();
+        if counted != state.published {
+            // Loaded (or set) from outside: every site continues from there.
+            *state = SiteState {
+                base: counted,
+                published: counted,
+                draws: state.draws,
+                sites: Vec::new(),
+            };
         }
+        let index = match state.sites.iter().position(|s| s.shape == shape) {
+            Some(index) => index,
+            None => {
+                state.sites.push(CallSite {
+                    shape: shape.to_vec(),
+                    calls: 0,
+                    cycle: None,
+                });
+                state.sites.len() - 1
+            }
+        };
+        let site = &mut state.sites[index];
+        let step = state.base + site.calls;
+        site.calls += 1;
+        if step + 1 > state.published {
+            state.published = step + 1;
+            self.step.set(step + 1);
+        }
+        let cycle = step / self.partitions.get() as u64;
+        if let Some((c, table)) = &mut site.cycle
+            && *c == cycle
+            && table.dims() == [rows, neurons]
+        {
+            if table.device() != *device {
+                *table = table.clone().to_device(device);
+            }
+            return (step, table.clone());
+        }
+        // Site 0 keeps the layer's seed (a layer used once draws what it always drew); the
+        // others get streams of their own.
+        let seed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut partitions = Vec::with_capacity(rows * neurons);
         for row in 0..rows {
-            let seed = self.seed;
             let (parts, n) = assign(
                 self.assignment,
-                self.partitions,
+                self.partitions.get(),
                 neurons,
                 seed,
                 cycle,
                 row as u64,
             );
             partitions.extend(parts);
-            *draws += n;
+            state.draws += n;
         }
         // One byte per entry where the partitions fit and the device stores bytes (a quarter
         // of an f32 mask); else 32 bits.
         let data = TensorData::new(partitions, [rows, neurons]);
-        let bytes = self.partitions <= u8::MAX as usize && device.supports_dtype(DType::U8);
+        let bytes = self.partitions.get() <= u8::MAX as usize && device.supports_dtype(DType::U8);
         let (data, dtype) = match bytes {
             true => (data.convert::<u8>(), DType::U8),
             false => (data.convert::<i32>(), DType::I32),
         };
         let table = Tensor::from_data(data, (device, dtype));
-        *cache = Some(CycleCache {
-            cycle,
-            table: table.clone(),
-        });
-        table
+        state.sites[index].cycle = Some((cycle, table.clone()));
+        (step, table)
     }
 }
 
@@ -264,7 +373,7 @@ impl ModuleDisplay for PartitionDropout {
 
     fn custom_content(&self, content: Content) -> Option<Content> {
         content
-            .add("partitions", &self.partitions)
+            .add("partitions", &self.partitions.get())
             .add("mode", &format!("{:?}", self.mode))
             .add("assignment", &format!("{:?}", self.assignment))
             .add("scope", &format!("{:?}", self.scope))

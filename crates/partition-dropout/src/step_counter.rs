@@ -41,6 +41,11 @@ impl StepCounter {
         self.step.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Sets the count to `value`.
+    pub fn set(&self, value: u64) {
+        self.step.store(value, Ordering::Relaxed)
+    }
+
     /// Sets the count back to zero.
     pub fn reset(&self) {
         self.step.store(0, Ordering::Relaxed)

@@ -21,6 +21,7 @@
 use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use mcnn_backends::RecordedSize;
 use mcnn_fan_in::{dense_weight, fan_in};
 use mcnn_sequences::counter_hash::CounterHash;
 
@@ -116,8 +117,8 @@ pub struct PathLinear {
     pub factor: Option<Param<Tensor<2>>>,
     /// The bias, `[d_output]`.
     pub bias: Option<Param<Tensor<1>>>,
-    /// The width of the source layer.
-    pub d_input: usize,
+    /// The width of the source layer (recorded, checked at load time).
+    pub d_input: RecordedSize,
     /// The number of real edges (slots that are not padding).
     pub edges: usize,
     /// Whether the signs are fixed (`w_eff = factor ⊙ |weight|`).
@@ -237,7 +238,7 @@ impl PathLinearConfig {
             bias: self
                 .bias
                 .then(|| Param::from_tensor(Tensor::zeros([d_output], device))),
-            d_input,
+            d_input: RecordedSize::new(d_input),
             edges,
             fixed_sign: self.fixed_sign,
         }
@@ -268,9 +269,10 @@ impl PathLinear {
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let d_input = input.dims()[D - 1];
         assert_eq!(
-            d_input, self.d_input,
+            d_input,
+            self.d_input.get(),
             "PathLinear: the input's last axis is {d_input}, the layer takes d_input = {}",
-            self.d_input
+            self.d_input.get()
         );
         fan_in(
             input,
@@ -285,9 +287,15 @@ impl PathLinear {
         self.weight.dims()[1]
     }
 
-    /// The equivalent dense weight matrix, `[d_output, d_input]` (repeated edges added).
-    pub fn to_dense(&self) -> Tensor<2> {
-        dense_weight(self.effective_weight(), self.indices.val(), self.d_input)
+    /// The equivalent dense weight in Burn's `Linear` layout, `[d_input, d_output]`
+    /// (repeated edges added).
+    pub fn dense_weight(&self) -> Tensor<2> {
+        dense_weight(
+            self.effective_weight(),
+            self.indices.val(),
+            self.d_input.get(),
+        )
+        .transpose()
     }
 }
 
@@ -301,7 +309,7 @@ impl ModuleDisplay for PathLinear {
     fn custom_content(&self, content: Content) -> Option<Content> {
         let [d_output, k] = self.weight.dims();
         content
-            .add("d_input", &self.d_input)
+            .add("d_input", &self.d_input.get())
             .add("d_output", &d_output)
             .add("edges", &self.edges)
             .add("fan_in", &k)

@@ -159,6 +159,6 @@ impl PathNet {
 
     /// The width of the input layer.
     pub fn d_input(&self) -> usize {
-        self.layers[0].d_input
+        self.layers[0].d_input.get()
     }
 }

@@ -63,7 +63,8 @@ fn layers_equal_the_dense_matrix_of_their_paths_on_every_backend() {
         let dense = constant_dense(&paths, 0, 1.5);
         let expected_weight = TensorData::new(dense.clone(), [5, 6]);
         layer
-            .to_dense()
+            .dense_weight()
+            .transpose()
             .into_data()
             .assert_approx_eq::<f32>(&expected_weight, Tolerance::absolute(1e-6));
         for_each_backend(|kind, device| {
@@ -116,7 +117,7 @@ fn host_forward(net: &PathNet, x: &[f64], batch: usize) -> Vec<f64> {
         let (w, idx) = (floats(layer.weight.val()), ints(layer.indices.val()));
         let factor = layer.factor.as_ref().map(|f| floats(f.val()));
         let bias = floats(layer.bias.as_ref().unwrap().val());
-        let (k, n_in, n_out) = (layer.fan_in(), layer.d_input, bias.len());
+        let (k, n_in, n_out) = (layer.fan_in(), layer.d_input.get(), bias.len());
         let mut y = vec![0f64; batch * n_out];
         for b in 0..batch {
             for o in 0..n_out {
@@ -230,8 +231,7 @@ fn gradients_match_the_dense_reference_on_every_backend() {
         let reference = fork_identical(&net, &ad).train();
         let mut h = x.clone().to_device(&ad);
         for (l, layer) in reference.layers.iter().enumerate() {
-            h = h.matmul(layer.to_dense().transpose())
-                + layer.bias.as_ref().unwrap().val().unsqueeze();
+            h = h.matmul(layer.dense_weight()) + layer.bias.as_ref().unwrap().val().unsqueeze();
             if l + 1 < reference.layers.len() {
                 h = burn::tensor::activation::relu(h);
             }
@@ -442,4 +442,27 @@ fn bad_configurations_name_the_parameter() {
         PathLinear::forward(&input, Tensor::<2>::zeros([1, 5], &host))
     }));
     assert!(panic.is_err(), "a wrong input width panics");
+}
+
+/// Two transitions with the same number of edges per neuron but different source widths have
+/// tensors of the same shapes: the recorded `d_input` tells their records apart.
+#[test]
+fn a_record_of_another_source_width_is_refused_at_load_time() {
+    let host = host_device();
+    let layer = |width: usize| {
+        let paths = generate_paths(&[width, 8], 256, PathGenerator::Sobol).unwrap();
+        PathLinearConfig::new()
+            .with_duplicates(Duplicates::Keep)
+            .init(&paths, 0, &host)
+    };
+    let (wide, narrow) = (layer(64), layer(32));
+    assert_eq!(wide.weight.dims(), narrow.weight.dims());
+    let error = narrow
+        .try_load_record(wide.into_record())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("d_input: shape mismatch") && error.contains("[0, 64]"),
+        "{error}"
+    );
 }

@@ -1,0 +1,29 @@
+//! Reading tensors back to the host.
+
+use burn::tensor::Tensor;
+
+/// The values of a float tensor on the host as `f32`, row-major, whatever its dtype and
+/// device (a read back from the device: one sync).
+pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("f32 after convert")
+}
+
+#[cfg(all(test, any(feature = "flex", feature = "ndarray")))]
+mod tests {
+    use super::*;
+    use burn::tensor::DType;
+
+    #[test]
+    fn values_of_a_half_precision_tensor_come_back_as_f32() {
+        let device = crate::host_device();
+        let x = Tensor::<2>::from_floats([[1.0, -2.5], [0.25, 4.0]], &device);
+        assert_eq!(host_values(x.clone()), vec![1.0, -2.5, 0.25, 4.0]);
+        if device.supports_dtype(DType::F16) {
+            assert_eq!(host_values(x.cast(DType::F16)), vec![1.0, -2.5, 0.25, 4.0]);
+        }
+    }
+}
