@@ -121,6 +121,12 @@ fn run(args: &Args) -> Result<(), String> {
         .with_epochs(args.epochs)
         .with_recorded_steps(args.recorded_steps);
     config.check()?;
+    // The data before the results file: a bad --train-limit or missing data leaves no file.
+    let data = TrainingData::load(
+        experiment.source(),
+        &data_dir(args.data_dir.clone()),
+        args.train_limit,
+    )?;
     let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
     results.check_experiment(name).map_err(|e| e.to_string())?;
     let grid = Grid::new(
@@ -142,11 +148,6 @@ fn run(args: &Args) -> Result<(), String> {
         todo.len()
     );
 
-    let data = TrainingData::load(
-        experiment.source(),
-        &data_dir(args.data_dir.clone()),
-        args.train_limit,
-    )?;
     let bars = MultiProgress::new();
     let grid_bar = bars.add(ProgressBar::new(todo.len() as u64));
     grid_bar.set_style(

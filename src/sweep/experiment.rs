@@ -90,30 +90,57 @@ impl Experiment {
         }
     }
 
-    /// Checks the swept values: whole numbers ≥ 1 (paths, partitions) or finite positive
-    /// sampling amounts.
+    /// Checks the swept values against what the experiment can run, before anything runs:
+    /// paths in `1..=2^32` (path-net's limit), partitions in `2..=u32::MAX` (partition
+    /// dropout's), sampling amounts `K` finite and positive whose largest group of weights
+    /// (784 inputs of the MLP's first layer, 400 of LeNet-5's first `Linear` on CIFAR-10)
+    /// takes at most `MAX_COUNT_SAMPLES` samples.
     ///
     /// # Errors
     /// No values, or one that is not allowed: the message names `--values`, what was given
     /// and what is allowed.
     pub fn check_values(self, values: &[String]) -> Result<(), SweepError> {
         let (valid, allowed): (fn(&str) -> bool, &str) = match self {
-            Self::Paths | Self::Partitions => (
-                |v| v.parse::<usize>().is_ok_and(|n| n >= 1),
-                "whole numbers ≥ 1",
+            Self::Paths => (
+                |v| v.parse::<u64>().is_ok_and(|n| (1..=1 << 32).contains(&n)),
+                "whole numbers of paths in 1..=2^32",
             ),
-            Self::Sampled | Self::SampledConv => (
-                |v| v.parse::<f64>().is_ok_and(|k| k.is_finite() && k > 0.0),
-                "finite positive sampling amounts K",
+            Self::Partitions => (
+                |v| {
+                    v.parse::<u64>()
+                        .is_ok_and(|n| (2..=u32::MAX as u64).contains(&n))
+                },
+                "whole numbers of partitions in 2..=4294967295",
+            ),
+            Self::Sampled => (
+                |v| amount_fits(v, 784),
+                "finite positive sampling amounts K with ⌈784·K⌉ ≤ 2^31 − 1 samples per neuron",
+            ),
+            Self::SampledConv => (
+                |v| amount_fits(v, 400),
+                "finite positive sampling amounts K with ⌈400·K⌉ ≤ 2^31 − 1 samples per neuron",
             ),
         };
-        if values.is_empty() || !values.iter().all(|v| valid(v)) {
-            return Err(SweepError(format!(
-                "--values must be {allowed}, got {values:?}"
-            )));
+        if values.is_empty() {
+            return Err(SweepError(format!("--values: none given ({allowed})")));
         }
-        Ok(())
+        match values.iter().find(|v| !valid(v)) {
+            Some(bad) => Err(SweepError(format!(
+                "--values: {bad:?} is not allowed for experiment {self}: {allowed}"
+            ))),
+            None => Ok(()),
+        }
     }
+}
+
+/// Whether `value` is a sampling amount `K` whose group of `group` weights gets a number of
+/// samples the sampler accepts.
+fn amount_fits(value: &str, group: usize) -> bool {
+    value.parse::<f64>().is_ok_and(|k| {
+        k.is_finite()
+            && k > 0.0
+            && (k * group as f64).ceil() <= mcnn_sequences::counts::MAX_COUNT_SAMPLES as f64
+    })
 }
 
 impl fmt::Display for Experiment {
@@ -300,19 +327,38 @@ mod tests {
                 .check_values(&values(&["0.25", "2"]))
                 .is_ok()
         );
+        // Values the experiments used to panic on after the run had started (partitions 1 and
+        // 5e9, paths 5e9), or reject only after a whole training (K = 1e12).
         for (experiment, bad) in [
-            (Experiment::Paths, vec!["0"]),
-            (Experiment::Partitions, vec!["2", "1.5"]),
-            (Experiment::Sampled, vec!["0"]),
-            (Experiment::SampledConv, vec!["inf"]),
-            (Experiment::SampledConv, vec![]),
+            (Experiment::Paths, "0"),
+            (Experiment::Paths, "5000000000"),
+            (Experiment::Partitions, "1"),
+            (Experiment::Partitions, "1.5"),
+            (Experiment::Partitions, "5000000000"),
+            (Experiment::Sampled, "0"),
+            (Experiment::Sampled, "1e12"),
+            (Experiment::SampledConv, "inf"),
         ] {
             let error = experiment
-                .check_values(&values(&bad))
+                .check_values(&values(&["2", bad]))
                 .unwrap_err()
                 .to_string();
-            assert!(error.starts_with("--values must be"), "{error}");
-            assert!(error.contains(&format!("{bad:?}")), "{error}");
+            assert!(
+                error.starts_with("--values: ") && error.contains(&format!("{bad:?}")),
+                "{error}"
+            );
         }
+        let error = Experiment::SampledConv.check_values(&[]).unwrap_err();
+        assert!(error.to_string().contains("none given"), "{error}");
+        assert!(
+            Experiment::Partitions
+                .check_values(&values(&["4294967295"]))
+                .is_ok()
+        );
+        assert!(
+            Experiment::Paths
+                .check_values(&values(&["4294967296"]))
+                .is_ok()
+        );
     }
 }

@@ -177,6 +177,41 @@ impl RunRow {
         json.to_string()
     }
 
+    /// Checks what a row says against its experiment: a known experiment and backend, a
+    /// setting the experiment allows, accuracies in `[0, 1]`, a time and losses that are
+    /// finite.
+    ///
+    /// # Errors
+    /// What is wrong, naming the field and its value.
+    pub fn check(&self) -> Result<(), String> {
+        let experiment = Experiment::parse(&self.key.experiment).map_err(|e| e.0)?;
+        experiment
+            .check_values(std::slice::from_ref(&self.key.setting))
+            .map_err(|e| e.0)?;
+        self.key
+            .backend
+            .parse::<mcnn_backends::BackendKind>()
+            .map_err(|e| format!("backend: {e}"))?;
+        let accuracies = [Some(self.accuracy), self.trained_accuracy];
+        for (name, value) in ["accuracy", "trained_accuracy"].iter().zip(accuracies) {
+            if let Some(value) = value
+                && !(0.0..=1.0).contains(&value)
+            {
+                return Err(format!("{name} {value} is not in [0, 1]"));
+            }
+        }
+        if !(self.seconds_per_epoch.is_finite() && self.seconds_per_epoch >= 0.0) {
+            return Err(format!(
+                "seconds_per_epoch {} is not a finite time ≥ 0",
+                self.seconds_per_epoch
+            ));
+        }
+        if let Some(loss) = self.first_losses.iter().find(|l| !l.is_finite()) {
+            return Err(format!("first_losses holds {loss}"));
+        }
+        Ok(())
+    }
+
     fn from_json(line: &str) -> Option<Self> {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         Some(Self {
@@ -339,15 +374,17 @@ fn parse_rows(path: &Path, text: &str) -> Result<(Vec<RunRow>, usize), SweepErro
         if line.trim().is_empty() {
             continue;
         }
-        let row = RunRow::from_json(line).ok_or_else(|| {
+        let bad = |why: String| {
             SweepError(format!(
-                "results file {}: line {} is not a finished run ({:?}); fix or remove it, \
-                 the other runs are kept",
+                "results file {}: line {} is not a finished run ({why}: {:?}); fix or remove \
+                 it, the other runs are kept",
                 path.display(),
                 n + 1,
                 line.chars().take(80).collect::<String>()
             ))
-        })?;
+        };
+        let row = RunRow::from_json(line).ok_or_else(|| bad("not a run's fields".into()))?;
+        row.check().map_err(bad)?;
         rows.push(row);
     }
     Ok((rows, complete))
@@ -452,7 +489,7 @@ mod tests {
                 backend: backend.into(),
             },
             accuracy,
-            trained_accuracy: (setting == "b").then_some(0.9),
+            trained_accuracy: (setting == "200").then_some(0.9),
             seconds_per_epoch: 1.5,
             first_losses: vec![2.3, 2.1],
         }
@@ -527,13 +564,13 @@ mod tests {
     fn a_cut_off_last_line_is_dropped_and_a_corrupted_line_is_an_error() {
         let path = temp("cut");
         let mut file = ResultsFile::open(&path).unwrap();
-        file.append(row("a", 1, "flex", 0.5)).unwrap();
+        file.append(row("100", 1, "flex", 0.5)).unwrap();
         drop(file);
         let whole = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("{whole}{{\"experiment\": \"pa")).unwrap();
         let mut file = ResultsFile::open(&path).unwrap();
         assert_eq!(file.rows().len(), 1, "the finished run is kept");
-        file.append(row("a", 2, "flex", 0.6)).unwrap();
+        file.append(row("100", 2, "flex", 0.6)).unwrap();
         drop(file);
         assert_eq!(ResultsFile::open(&path).unwrap().rows().len(), 2);
 
@@ -548,16 +585,54 @@ mod tests {
         std::fs::remove_file(&path).ok();
     }
 
+    /// Rows that parse as JSON but say something impossible are refused by line and field,
+    /// for a run, a report and a merge alike (they all read through `parse_rows`).
+    #[test]
+    fn rows_are_checked_against_their_experiment() {
+        let good = row("100", 1, "flex", 0.5);
+        assert_eq!(good.check(), Ok(()));
+        let mut cases: Vec<(RunRow, &str)> = Vec::new();
+        let mut bad = good.clone();
+        bad.accuracy = -5.0;
+        cases.push((bad, "accuracy -5 is not in [0, 1]"));
+        let mut bad = good.clone();
+        bad.trained_accuracy = Some(1.5);
+        cases.push((bad, "trained_accuracy 1.5"));
+        let mut bad = good.clone();
+        bad.key.backend = "tpu".into();
+        cases.push((bad, "unknown backend `tpu`"));
+        let mut bad = good.clone();
+        bad.key.setting = "lots".into();
+        cases.push((bad, "\"lots\" is not allowed for experiment paths"));
+        let mut bad = good.clone();
+        bad.key.experiment = "pathz".into();
+        cases.push((bad, "unknown \"pathz\""));
+        let mut bad = good.clone();
+        bad.seconds_per_epoch = -1.0;
+        cases.push((bad, "seconds_per_epoch -1"));
+        for (bad, expected) in cases {
+            let path = temp("checked");
+            std::fs::write(&path, format!("{}\n{}\n", good.to_json(), bad.to_json())).unwrap();
+            let error = ResultsFile::read(&path).unwrap_err().to_string();
+            assert!(
+                error.contains("line 2 is not a finished run") && error.contains(expected),
+                "{expected}: {error}"
+            );
+            assert!(ResultsFile::open(&path).is_err());
+            std::fs::remove_file(&path).ok();
+        }
+    }
+
     #[test]
     fn shard_parts_merge_into_one_file_without_changing_the_parts() {
         let (one, two, all) = (temp("part-1"), temp("part-2"), temp("all"));
         let mut part = ResultsFile::open(&one).unwrap();
-        part.append(row("a", 1, "flex", 0.5)).unwrap();
-        part.append(row("b", 1, "flex", 0.6)).unwrap();
+        part.append(row("100", 1, "flex", 0.5)).unwrap();
+        part.append(row("200", 1, "flex", 0.6)).unwrap();
         let mut part = ResultsFile::open(&two).unwrap();
-        part.append(row("a", 2, "flex", 0.7)).unwrap();
+        part.append(row("100", 2, "flex", 0.7)).unwrap();
         // The same run in both parts (overlapping shards): the first result is kept.
-        part.append(row("a", 1, "flex", 0.9)).unwrap();
+        part.append(row("100", 1, "flex", 0.9)).unwrap();
         drop(part);
         let text = std::fs::read_to_string(&two).unwrap() + "{\"experiment\"";
         std::fs::write(&two, &text).unwrap();
@@ -570,7 +645,7 @@ mod tests {
             text,
             "parts are read only"
         );
-        let mut other = row("a", 3, "flex", 0.8);
+        let mut other = row("100", 3, "flex", 0.8);
         other.key.experiment = "sampled".into();
         let error = merged.merge(&[other]).unwrap_err().to_string();
         assert!(
@@ -582,9 +657,9 @@ mod tests {
         assert_eq!(
             rows,
             [
-                row("a", 1, "flex", 0.5),
-                row("b", 1, "flex", 0.6),
-                row("a", 2, "flex", 0.7)
+                row("100", 1, "flex", 0.5),
+                row("200", 1, "flex", 0.6),
+                row("100", 2, "flex", 0.7)
             ]
         );
         assert!(ResultsFile::read(&temp("missing")).is_err());
@@ -596,10 +671,10 @@ mod tests {
     #[test]
     fn cells_and_differences_by_hand() {
         let rows = vec![
-            row("a", 1, "flex", 0.90),
-            row("a", 2, "flex", 0.92),
-            row("a", 1, "wgpu", 0.91),
-            row("a", 2, "wgpu", 0.93),
+            row("100", 1, "flex", 0.90),
+            row("100", 2, "flex", 0.92),
+            row("100", 1, "wgpu", 0.91),
+            row("100", 2, "wgpu", 0.93),
         ];
         let cells = cells(&rows);
         assert_eq!(cells.len(), 2);
@@ -617,7 +692,7 @@ mod tests {
         assert_eq!(Difference::between(&single, &cells[1]).t, None);
         // Trained accuracies (before sampling) are summarised only where every run has one.
         assert_eq!(cells[0].trained_accuracy, None);
-        let sampled = super::cells(&[row("b", 1, "flex", 0.5), row("b", 2, "flex", 0.6)]);
+        let sampled = super::cells(&[row("200", 1, "flex", 0.5), row("200", 2, "flex", 0.6)]);
         assert_eq!(sampled[0].trained_accuracy, Some((0.9, 0.0)));
     }
 }

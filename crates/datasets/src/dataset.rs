@@ -62,9 +62,16 @@ pub struct ImageDataset {
 impl ImageDataset {
     /// Loads a split of a data set from `data_dir`, fetching and verifying the files first
     /// if they are not there (see [`fetch::ensure`]).
+    /// Only the split's files are verified (once per process).
     pub fn load(source: Source, split: Split, data_dir: &Path) -> Result<Self, DataError> {
-        let dir = fetch::ensure(source, data_dir)?;
         let files = source.split_files(split);
+        let dir = fetch::ensure_files(source, files, data_dir)?;
+        Self::read(source, files, &dir)
+            .map_err(|error| error.with_fix(fetch::refetch_advice(source)))
+    }
+
+    /// Reads and checks the verified `files` of a split from `dir`.
+    fn read(source: Source, files: &[crate::DataFile], dir: &Path) -> Result<Self, DataError> {
         let (images, labels) = match source {
             Source::Mnist | Source::FashionMnist => {
                 let images_path = dir.join(files[0].name);

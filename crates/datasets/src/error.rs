@@ -39,14 +39,19 @@ pub enum DataError {
         expected: &'static str,
         /// The md5 of the file on disk.
         actual: String,
+        /// What to do about it, where that is known (a file of the data directory can be
+        /// fetched anew; bytes a caller passed in cannot).
+        fix: Option<String>,
     },
     /// A file's content is not in the expected format (wrong magic number, truncated, wrong
     /// size).
     Format {
-        /// The file.
+        /// The file (or the name the bytes were given).
         path: PathBuf,
         /// What is wrong with it.
         problem: String,
+        /// What to do about it, where that is known.
+        fix: Option<String>,
     },
 }
 
@@ -62,6 +67,31 @@ impl DataError {
         Self::Format {
             path: path.into(),
             problem: problem.into(),
+            fix: None,
+        }
+    }
+
+    /// The same error, saying what fixes it (for checksum and format errors; others already
+    /// say).
+    pub(crate) fn with_fix(self, advice: impl Into<String>) -> Self {
+        match self {
+            Self::Checksum {
+                path,
+                expected,
+                actual,
+                ..
+            } => Self::Checksum {
+                path,
+                expected,
+                actual,
+                fix: Some(advice.into()),
+            },
+            Self::Format { path, problem, .. } => Self::Format {
+                path,
+                problem,
+                fix: Some(advice.into()),
+            },
+            other => other,
         }
     }
 }
@@ -82,17 +112,20 @@ impl fmt::Display for DataError {
                 path,
                 expected,
                 actual,
-            } => write!(
-                f,
-                "{}: md5 is {actual}, expected {expected}: the file is corrupted, truncated or \
-                 not the original; delete it and run again to fetch it anew",
-                path.display()
-            ),
-            Self::Format { path, problem } => write!(
-                f,
-                "{}: {problem}; delete it and run again to fetch it anew",
-                path.display()
-            ),
+                fix,
+            } => {
+                write!(
+                    f,
+                    "{}: md5 is {actual}, expected {expected}: the file is corrupted, truncated \
+                     or not the original",
+                    path.display()
+                )?;
+                fix.iter().try_for_each(|fix| write!(f, "; {fix}"))
+            }
+            Self::Format { path, problem, fix } => {
+                write!(f, "{}: {problem}", path.display())?;
+                fix.iter().try_for_each(|fix| write!(f, "; {fix}"))
+            }
         }
     }
 }

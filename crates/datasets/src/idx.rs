@@ -52,7 +52,13 @@ pub fn parse(bytes: &[u8], rank: u8, path: &Path) -> Result<IdxArray, DataError>
             u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
         })
         .collect();
-    let expected_len: usize = dims.iter().product();
+    // The header comes from a file: its product may not fit a usize.
+    let Some(expected_len) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+        return Err(DataError::format(
+            path,
+            format!("IDX header announces dimensions {dims:?}, more values than fit in memory"),
+        ));
+    };
     let data = &bytes[header_len..];
     if data.len() != expected_len {
         return Err(DataError::format(
@@ -101,6 +107,17 @@ mod tests {
 
     fn path() -> &'static Path {
         Path::new("test-idx")
+    }
+
+    #[test]
+    fn dimensions_whose_product_overflows_are_a_format_error() {
+        // Four dimensions of 2^31 − 1: the product overflows 64 bits.
+        let mut bytes = vec![0, 0, 8, 4];
+        for _ in 0..4 {
+            bytes.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        }
+        let err = parse(&bytes, 4, path()).unwrap_err().to_string();
+        assert!(err.contains("more values than fit in memory"), "{err}");
     }
 
     #[test]

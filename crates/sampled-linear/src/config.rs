@@ -99,14 +99,35 @@ impl SamplingConfig {
 
     /// The number of samples of one group for a layer of `d_output` neurons of `d_input`
     /// inputs: per neuron, the samples of each neuron; per layer, of the whole layer.
-    pub fn samples(&self, d_input: usize, d_output: usize) -> usize {
+    ///
+    /// # Errors
+    /// [`SampledLinearError::InvalidConfig`] naming `budget` (or `d_input`, `d_output`) when
+    /// the number does not fit a `usize` (the sampler then refuses any number above its own
+    /// limit, with a clear error too).
+    pub fn samples(&self, d_input: usize, d_output: usize) -> Result<usize, SampledLinearError> {
         let (group, neurons) = match self.granularity {
             Granularity::PerNeuron => (d_input, 1),
-            Granularity::PerLayer => (d_input * d_output, d_output),
+            Granularity::PerLayer => (
+                d_input.checked_mul(d_output).ok_or_else(|| {
+                    SampledLinearError::config(
+                        "d_input · d_output",
+                        format!("{d_input} · {d_output}"),
+                        "a number of weights that fits a usize",
+                    )
+                })?,
+                d_output,
+            ),
         };
         match self.budget {
-            Budget::Amount(k) => ((k * group as f64).ceil() as usize).max(1),
-            Budget::PerNeuron(c) => c * neurons,
+            // `as` saturates: an amount too large for a usize stays too large for the sampler.
+            Budget::Amount(k) => Ok(((k * group as f64).ceil() as usize).max(1)),
+            Budget::PerNeuron(c) => c.checked_mul(neurons).ok_or_else(|| {
+                SampledLinearError::config(
+                    "budget",
+                    format!("PerNeuron({c}) for {neurons} neurons per layer"),
+                    "a number of samples per layer that fits a usize",
+                )
+            }),
         }
     }
 

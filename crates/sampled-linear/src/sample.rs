@@ -49,7 +49,7 @@ impl SampledWeights {
             rows.len()
         );
         config.check()?;
-        let samples_per_group = config.samples(d_input, d_output);
+        let samples_per_group = config.samples(d_input, d_output)?;
         let scheme = config.scheme.scheme();
         check_finite(rows, d_input, layer)?;
         let in_layer = |source: SamplingError| SampledLinearError::Sampling {
@@ -184,6 +184,28 @@ mod tests {
             let err = SampledWeights::sample(&[1.0; 4], 2, 2, &SamplingConfig::new(budget), "fc")
                 .unwrap_err();
             assert!(err.to_string().contains("`budget`"), "{err}");
+        }
+    }
+
+    /// `PerNeuron(c)` per layer is `c · d_output` samples: a product that overflows is an
+    /// error naming the budget (it used to wrap to a handful of samples in release builds),
+    /// and an amount too large for the sampler is the sampler's error, not a hang.
+    #[test]
+    fn budgets_too_large_are_errors_not_wrapped_numbers() {
+        let per_layer = SamplingConfig::new(Budget::PerNeuron(usize::MAX / 2 + 2))
+            .with_granularity(Granularity::PerLayer);
+        let err = SampledWeights::sample(&[1.0; 4], 2, 2, &per_layer, "fc").unwrap_err();
+        assert!(
+            err.to_string().contains("`budget`") && err.to_string().contains("fits a usize"),
+            "{err}"
+        );
+        for budget in [Budget::Amount(1e300), Budget::PerNeuron(usize::MAX)] {
+            let err = SampledWeights::sample(&[1.0; 4], 2, 2, &SamplingConfig::new(budget), "fc")
+                .unwrap_err();
+            assert!(
+                matches!(err, SampledLinearError::Sampling { .. }),
+                "{budget:?}: {err}"
+            );
         }
     }
 }
