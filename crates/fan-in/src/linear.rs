@@ -95,6 +95,17 @@ impl FanInLinearConfig {
                 ),
             ));
         }
+        if self
+            .d_output
+            .checked_mul(self.fan_in)
+            .is_none_or(|edges| edges > u32::MAX as usize)
+        {
+            return Err(FanInError::new(
+                "d_output · fan_in",
+                format!("{} · {}", self.d_output, self.fan_in),
+                "at most 2^32 − 1 edges (the GPU kernels index them with 32 bits)",
+            ));
+        }
         let indices = random_indices(self.d_output, self.fan_in, self.d_input, self.seed);
         let indices = Tensor::from_data(
             TensorData::new(indices, [self.d_output, self.fan_in]),

@@ -273,3 +273,33 @@ fn try_fan_in_returns_an_error_for_an_index_out_of_range() {
         assert!(try_fan_in(x, Tensor::ones([1, 2], &device), fine, None).is_ok());
     });
 }
+
+/// Zero-size axes give the empty (or zero) result on every backend, as the reference does,
+/// forward and backward.
+#[test]
+fn empty_shapes_on_every_backend() {
+    for_each_backend(|kind, device| {
+        for (batch, d_input, d_output, k) in
+            [(0, 3, 2, 2), (2, 1, 0, 2), (2, 3, 2, 0), (1, 1, 1, 1)]
+        {
+            let ad = device.clone().autodiff();
+            let x = Tensor::<2>::ones([batch, d_input], &ad).require_grad();
+            let w = Tensor::<2>::ones([d_output, k], &ad).require_grad();
+            let indices = Tensor::<2, Int>::zeros([d_output, k], &ad);
+            let y = try_fan_in(x.clone(), w.clone(), indices, None).unwrap();
+            assert_eq!(y.dims(), [batch, d_output], "{kind}");
+            let grads = y.sum().backward();
+            assert_eq!(
+                x.grad(&grads).map(|g| g.dims()),
+                Some([batch, d_input]),
+                "{kind}"
+            );
+            let expected = (batch * d_output * k > 0) as usize as f32 * batch as f32;
+            if let Some(dw) = w.grad(&grads) {
+                assert_eq!(dw.dims(), [d_output, k], "{kind}");
+                let values = dw.into_data().convert::<f32>().into_vec::<f32>().unwrap();
+                assert!(values.iter().all(|&v| v == expected), "{kind}: {values:?}");
+            }
+        }
+    });
+}

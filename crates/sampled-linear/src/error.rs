@@ -25,6 +25,18 @@ pub enum SampledLinearError {
         /// The weight.
         value: f32,
     },
+    /// The estimate `scale · q` of a weight does not fit an `f32` (weights near `f32::MAX`):
+    /// the scale fits, but a count above 1 times it does not.
+    EstimateOverflow {
+        /// The layer's name.
+        layer: String,
+        /// The output neuron (or filter).
+        output: usize,
+        /// Its scale.
+        scale: f32,
+        /// Its largest `|q|`.
+        max_abs_q: u32,
+    },
     /// The sampler refused a layer's weights, e.g. a scale `Σ|w| / N` below the smallest
     /// normal `f32`.
     Sampling {
@@ -66,6 +78,16 @@ impl fmt::Display for SampledLinearError {
                 f,
                 "layer `{layer}`: weight of input {input} to output {output} is {value}; \
                  sampling needs finite weights"
+            ),
+            Self::EstimateOverflow {
+                layer,
+                output,
+                scale,
+                max_abs_q,
+            } => write!(
+                f,
+                "layer `{layer}`: output {output}: the estimate scale · q = {scale:e} · \
+                 {max_abs_q} overflows f32; scale the weights down (they are near f32::MAX)"
             ),
             Self::Sampling { layer, source } => write!(f, "layer `{layer}`: {source}"),
         }

@@ -76,6 +76,17 @@ impl SampledWeights {
                 (counts.q, vec![counts.summary.scale; d_output])
             }
         };
+        for (output, (row, &scale)) in q.chunks(d_input).zip(&scales).enumerate() {
+            let max_abs_q = row.iter().map(|q| q.unsigned_abs()).max().unwrap_or(0);
+            if !(scale * max_abs_q as f32).is_finite() {
+                return Err(SampledLinearError::EstimateOverflow {
+                    layer: layer.to_string(),
+                    output,
+                    scale,
+                    max_abs_q,
+                });
+            }
+        }
         Ok(Self {
             q,
             scales,
