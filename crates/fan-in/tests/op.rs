@@ -297,7 +297,11 @@ fn empty_shapes_on_every_backend() {
             let expected = (batch * d_output * k > 0) as usize as f32 * batch as f32;
             if let Some(dw) = w.grad(&grads) {
                 assert_eq!(dw.dims(), [d_output, k], "{kind}");
-                let values = dw.into_data().convert::<f32>().into_vec::<f32>().unwrap();
+                let values = dw
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap();
                 assert!(values.iter().all(|&v| v == expected), "{kind}: {values:?}");
             }
         }

@@ -101,6 +101,7 @@ impl Baseline {
             max_abs_q: None,
             bits: 32,
             scales: None,
+            stored_bits: None,
         };
         match *self {
             Self::Magnitude { keep, granularity } => match granularity {

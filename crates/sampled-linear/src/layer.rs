@@ -1,11 +1,13 @@
-//! `SampledLinear`: a `Linear` layer after Monte Carlo quantization, stored as the indices of
-//! its non-zero weights, their small signed integers and one scale per output neuron.
+//! `SampledLinear`: a `Linear` layer after Monte Carlo quantization, stored compactly (the
+//! packed non-zero counts of every output neuron and one scale per neuron) and computed with
+//! the integers.
 //!
 //! ```
 //! # #[cfg(feature = "flex")] {
+//! use burn::module::Module;
 //! use burn::nn::LinearConfig;
 //! use burn::tensor::{Device, Distribution, Tensor};
-//! use sampled_linear::{Budget, SampledLinear, SamplingConfig};
+//! use sampled_linear::{Budget, SampledLinear, SampledLinearConfig, SamplingConfig};
 //!
 //! let device = Device::flex();
 //! let dense = LinearConfig::new(784, 300).init(&device);
@@ -14,50 +16,128 @@
 //! let (sampled, report) = SampledLinear::from_linear(&dense, &config, "fc1").unwrap();
 //! assert!(report.nonzero_fraction() < 1.0);
 //! let x = Tensor::<2>::random([8, 784], Distribution::Normal(0.0, 1.0), &device);
-//! assert_eq!(sampled.forward(x).dims(), [8, 300]);
+//! let y = sampled.forward(x.clone());
+//! assert_eq!(y.dims(), [8, 300]);
+//!
+//! // Its configuration and record alone rebuild it: no dense layer, no sampling.
+//! let reloaded = sampled.config().init(&device).load_record(sampled.clone().into_record());
+//! reloaded.forward(x).into_data().assert_eq(&y.into_data(), true);
 //! # }
 //! ```
 
-use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::Linear;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use mcnn_fan_in::{dense_weight, fan_in, pack_rows};
+use mcnn_fan_in::fan_in;
 
+use crate::compact_rows::{CompactRows, Form};
 use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
+use crate::packed::{PackedLayout, SparseRows};
 use crate::report::LayerReport;
 use crate::sample::SampledWeights;
 use crate::weights::output_major;
 
+/// Which kernel a sampled layer's forward runs.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// By density: the dense kernel when the widest row keeps at least
+    /// [`DENSE_FROM`](Kernel::DENSE_FROM) of the inputs, else the sparse one.
+    Auto,
+    /// The fan-in op over the stored non-zeros: a cost proportional to `batch · d_output · k`.
+    Sparse,
+    /// A dense matrix product with the materialised integer counts (the scales applied to
+    /// the output): the dense layer's cost, whatever the density.
+    Dense,
+}
+
+impl Kernel {
+    /// The fraction of the inputs (of the widest row) from which [`Kernel::Auto`] takes the
+    /// dense kernel: where the fan-in op stops being faster than Burn's matrix product on the
+    /// CPU (`cargo bench -p sampled-linear --bench sampled_linear`, docs/RESULTS.md).
+    pub const DENSE_FROM: f64 = 0.3;
+
+    /// Whether this kernel runs the sparse op for rows of `k` non-zeros out of `d_input`.
+    fn is_sparse(self, k: usize, d_input: usize) -> bool {
+        match self {
+            Self::Auto => (k as f64) < Self::DENSE_FROM * d_input as f64,
+            Self::Sparse => true,
+            Self::Dense => false,
+        }
+    }
+}
+
+/// Configuration of a [`SampledLinear`]: the shapes of its record, so that a saved layer loads
+/// without its dense original. Made by [`SampledLinear::config`]; saved beside the record.
+#[derive(Config, Debug)]
+pub struct SampledLinearConfig {
+    /// The packed counts: `d_input`, `d_output`, non-zeros, bits.
+    pub layout: PackedLayout,
+    /// If a bias is added.
+    #[config(default = true)]
+    pub bias: bool,
+    /// The kernel of the forward.
+    #[config(default = "Kernel::Auto")]
+    pub kernel: Kernel,
+}
+
 /// A linear layer whose weights are small signed integers times one scale per output neuron,
-/// made from a trained `Linear` by importance sampling, without retraining: `y[.., o] =
-/// scales[o] · Σ_k counts[o,k] · x[.., indices[o,k]] + bias[o]`.
+/// made from a trained `Linear` by importance sampling, without retraining:
+/// `y[.., o] = scales[o] · Σ_j q[o,j] · x[.., j] + bias[o]`.
 ///
 /// Mordido, Van Keirsbilck and Keller, *Instant Quantization of Neural Networks using Monte
 /// Carlo Methods* (arXiv:1905.12253); section 2 of the project's `algorithms.md`.
 ///
-/// Only the sampled weights are stored and computed, through the fan-in op
-/// ([`mcnn_fan_in::fan_in`]), at a cost proportional to `batch · d_output · k` with `k` the
-/// largest number of non-zero weights of a neuron; shorter rows are padded with count 0.
-/// The kernel multiplies by `scales[o] · counts[o,k]`, the same `f32` values as the
-/// materialised dense weight ([`SampledLinear::dense_weight`]), so the output equals the dense
-/// layer's up to the order of the float summation.
+/// # Storage
 ///
-/// The indices and counts are integer parameters: saved with the record, skipped by
-/// optimizers. Made by [`SampledLinear::from_linear`] or [`SampledLinear::from_sampled`].
+/// The record holds the non-zero counts packed into a stream of bits ([`CompactRows`]: a
+/// sign bit and `|q| − 1` each, the columns as a bitmap, fixed-width indices or Rice-coded
+/// gaps, whichever is smallest), one `f32` scale per neuron and the `f32` bias. Its
+/// [`config`](Self::config) holds the shapes; `config().init(device)` then loading the record
+/// rebuilds the layer in a fresh process. `d_input` and the non-zeros are recorded as sizes
+/// too, so a record of another layer is refused at load time.
+///
+/// # Forward
+///
+/// By density ([`Kernel`]): the fan-in op over the stored non-zeros (custom forward and
+/// backward, CPU and CubeCL) at a cost proportional to `batch · d_output · k`, `k` the widest
+/// row; or a dense product with the materialised counts. Either way the integer counts are
+/// multiplied first and the scales applied to the output, so both equal the dense layer with
+/// weights `scales[o] · q[o, j]` ([`dense_weight`](Self::dense_weight)) up to the order of
+/// the float summation. The scales and the bias are parameters (fine-tunable); the counts are
+/// not.
+///
+/// Made by [`SampledLinear::from_linear`], [`SampledLinear::from_sampled`], or
+/// [`SampledLinearConfig::init`] and a record.
 #[derive(Module, Debug)]
 #[module(custom_display)]
 pub struct SampledLinear {
-    /// The input of each stored weight, `[d_output, k]`.
-    pub indices: Param<Tensor<2, Int>>,
-    /// The signed integer of each stored weight, `[d_output, k]` (0 in padding slots).
-    pub counts: Param<Tensor<2, Int>>,
+    /// The non-zero counts of every output neuron, packed.
+    pub rows: CompactRows,
     /// One scale per output neuron, `[d_output]` (all equal when sampled per layer).
     pub scales: Param<Tensor<1>>,
     /// The bias, `[d_output]`, kept in full precision.
     pub bias: Option<Param<Tensor<1>>>,
-    /// The size of the input features.
-    pub d_input: usize,
+    /// The kernel of the forward (configuration, not recorded).
+    #[module(skip)]
+    pub kernel: Kernel,
+}
+
+impl SampledLinearConfig {
+    /// An empty layer of this configuration on `device`, awaiting its record: its forward
+    /// panics until a record is loaded.
+    pub fn init(&self, device: &Device) -> SampledLinear {
+        let d_output = self.layout.d_output;
+        SampledLinear {
+            rows: CompactRows::empty(self.layout.clone(), device),
+            scales: Param::from_tensor(Tensor::zeros([d_output], device)),
+            bias: self
+                .bias
+                .then(|| Param::from_tensor(Tensor::zeros([d_output], device))),
+            kernel: self.kernel,
+        }
+    }
 }
 
 impl SampledLinear {
@@ -76,8 +156,8 @@ impl SampledLinear {
         let device = weight.device();
         let (rows, d_output, d_input) = output_major(&weight);
         let sampled = SampledWeights::sample(&rows, d_output, d_input, config, layer)?;
-        let report = sampled.report(layer, &config.describe());
         let bias = linear.bias.as_ref().map(Param::val);
+        let report = sampled.report(layer, &config.describe());
         Ok((Self::from_sampled(&sampled, bias, &device), report))
     }
 
@@ -99,22 +179,27 @@ impl SampledLinear {
                 bias.dims()
             );
         }
-        let (indices, counts, k) = pack_rows(d_output, d_input, |o, j| {
-            let q = sampled.q[o * d_input + j];
-            (q != 0).then_some(q as i64)
-        });
-        let int = |values: Vec<i64>| {
-            let tensor = Tensor::from_data(TensorData::new(values, [d_output, k]), device);
-            Param::initialized(ParamId::new(), tensor)
-        };
+        let rows = SparseRows::from_dense(&sampled.q, d_output, d_input);
         let scales = Tensor::from_data(TensorData::new(sampled.scales.clone(), [d_output]), device);
         Self {
-            indices: int(indices),
-            counts: int(counts),
+            rows: CompactRows::new(rows, d_input, device),
             scales: Param::from_tensor(scales),
             bias: bias.map(Param::from_tensor),
-            d_input,
+            kernel: Kernel::Auto,
         }
+    }
+
+    /// The configuration that rebuilds this layer (empty) for its record.
+    pub fn config(&self) -> SampledLinearConfig {
+        SampledLinearConfig::new(self.rows.layout.clone())
+            .with_bias(self.bias.is_some())
+            .with_kernel(self.kernel)
+    }
+
+    /// The same layer with another kernel.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// Applies the layer.
@@ -122,35 +207,71 @@ impl SampledLinear {
     /// # Shapes
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
+    ///
+    /// # Panics
+    /// On an input of another width, and on a layer built from its configuration that has
+    /// not loaded its record.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let d_input = input.dims()[D - 1];
         assert_eq!(
-            d_input, self.d_input,
+            d_input,
+            self.d_input(),
             "SampledLinear: the input's last axis is {d_input}, the layer takes d_input = {}",
-            self.d_input
+            self.d_input()
         );
-        fan_in(
-            input,
-            self.edge_weights(),
-            self.indices.val(),
-            self.bias.as_ref().map(Param::val),
-        )
+        let device = input.device();
+        let output = match self.kernel.is_sparse(self.fan_in(), d_input) {
+            true => {
+                let (indices, counts) = self.rows.tensors(Form::Padded, &device, |_| 0);
+                fan_in(input, counts, indices.expect("padded form"), None)
+            }
+            false => {
+                let (_, counts) = self.rows.tensors(Form::DenseTransposed, &device, |_| 0);
+                input.matmul(counts.unsqueeze())
+            }
+        };
+        let output = output * self.scales.val().unsqueeze();
+        match &self.bias {
+            Some(bias) => output + bias.val().unsqueeze(),
+            None => output,
+        }
     }
 
-    /// The number of weights each output reads (`k`, padding included).
+    /// The size of the input features.
+    pub fn d_input(&self) -> usize {
+        self.rows.layout.d_input
+    }
+
+    /// The size of the output features.
+    pub fn d_output(&self) -> usize {
+        self.rows.layout.d_output
+    }
+
+    /// The number of weights the widest output reads (`k` of the sparse kernel).
     pub fn fan_in(&self) -> usize {
-        self.indices.dims()[1]
+        self.rows.widest()
+    }
+
+    /// The stored counts in the fan-in op's padded form: the inputs read, `[d_output, k]`
+    /// (padding reads input 0), and their signed counts (0 in padding slots).
+    pub fn indices_and_counts(&self) -> (Tensor<2, Int>, Tensor<2, Int>) {
+        let device = self.scales.device();
+        let (indices, counts) = self.rows.tensors(Form::Padded, &device, |_| 0);
+        (indices.expect("padded form"), counts.int())
     }
 
     /// The materialised weight `scales[o] · q[o, j]` in Burn's `Linear` layout,
     /// `[d_input, d_output]`.
     pub fn dense_weight(&self) -> Tensor<2> {
-        dense_weight(self.edge_weights(), self.indices.val(), self.d_input).transpose()
+        let device = self.scales.device();
+        let (_, counts) = self.rows.tensors(Form::DenseTransposed, &device, |_| 0);
+        counts * self.scales.val().unsqueeze()
     }
 
-    /// `scales[o] · counts[o, k]`, `[d_output, k]`.
-    fn edge_weights(&self) -> Tensor<2> {
-        self.counts.val().float() * self.scales.val().unsqueeze_dim(1)
+    /// Bytes of the record's tensors: the packed counts, the scales and the bias.
+    pub fn stored_bytes(&self) -> usize {
+        let floats = self.d_output() * (1 + self.bias.is_some() as usize);
+        self.rows.stored_bytes() + 4 * floats
     }
 }
 
@@ -162,11 +283,16 @@ impl ModuleDisplay for SampledLinear {
     }
 
     fn custom_content(&self, content: Content) -> Option<Content> {
-        let [d_output, k] = self.indices.dims();
+        let layout = &self.rows.layout;
         content
-            .add("d_input", &self.d_input)
-            .add("d_output", &d_output)
-            .add("fan_in", &k)
+            .add("d_input", &layout.d_input)
+            .add("d_output", &layout.d_output)
+            .add("nonzeros", &layout.nonzeros)
+            .add(
+                "bits_per_nonzero",
+                &format!("{:.2}", layout.bits_per_nonzero()),
+            )
+            .add("stored_bytes", &self.stored_bytes())
             .add("bias", &self.bias.is_some())
             .optional()
     }

@@ -30,10 +30,12 @@
 
 mod activation;
 mod baselines;
+mod compact_rows;
 mod config;
 mod error;
 mod layer;
 mod mapper;
+pub mod packed;
 mod report;
 mod resampled;
 mod sample;
@@ -41,9 +43,10 @@ mod weights;
 
 pub use activation::sample_activations;
 pub use baselines::{Baseline, apply_baseline, apply_baseline_weights};
+pub use compact_rows::{CompactRows, Form};
 pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
-pub use layer::SampledLinear;
+pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
 pub use mapper::{LayerKind, map_linear_weights, map_weights, sample_linears, sample_weights};
 pub use report::LayerReport;
 pub use resampled::{ResampledLinear, ResampledLinearConfig};

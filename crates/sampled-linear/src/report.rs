@@ -24,6 +24,9 @@ pub struct LayerReport {
     pub bits: u32,
     /// The smallest and largest scale, where the weights are integers times scales.
     pub scales: Option<(f32, f32)>,
+    /// Bits of the compact form's packed counts and columns ([`crate::packed`]), for the
+    /// sampled methods; the scales and the bias add 32 bits per neuron each.
+    pub stored_bits: Option<u64>,
 }
 
 impl LayerReport {
@@ -108,6 +111,7 @@ mod tests {
             max_abs_q: Some(1),
             bits: 2,
             scales: Some((0.5, 0.5)),
+            stored_bits: Some(14),
         };
         assert_eq!(report.nonzero_fraction(), 0.25);
         assert!(report.is_ternary());

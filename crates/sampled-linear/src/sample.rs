@@ -5,6 +5,7 @@ use mcnn_sequences::counts::{row_counts, sample_counts};
 
 use crate::config::{Granularity, SamplingConfig};
 use crate::error::{SampledLinearError, check_finite};
+use crate::packed::{PackedLayout, SparseRows, layout};
 use crate::report::LayerReport;
 
 /// The sampled weights of one layer, output-major (`[d_output, d_input]`, the transpose of
@@ -129,7 +130,16 @@ impl SampledWeights {
             max_abs_q: Some(max_abs_q),
             bits: LayerReport::signed_bits(max_abs_q),
             scales: Some((scale_min, scale_max)),
+            stored_bits: Some(self.packed_layout().bits),
         }
+    }
+
+    /// The layout of the compact form of these weights ([`crate::packed`]).
+    pub fn packed_layout(&self) -> PackedLayout {
+        layout(
+            &SparseRows::from_dense(&self.q, self.d_output, self.d_input),
+            self.d_input,
+        )
     }
 }
 

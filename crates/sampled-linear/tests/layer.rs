@@ -2,6 +2,7 @@
 //! equals the dense layer with the materialised weights on every backend (through the fan-in
 //! kernels, not a fallback), reports, errors, and save/load.
 
+use burn::config::Config;
 use burn::module::{Module, Param, ParamId};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Distribution, Tensor, TensorData, Tolerance};
@@ -9,8 +10,8 @@ use mcnn_backends::{for_each_backend, fork_identical, host_device};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_sequences::counts::{Scheme, row_counts};
 use sampled_linear::{
-    Baseline, Budget, Granularity, SampledLinear, SampledLinearError, SamplingConfig,
-    SamplingScheme, apply_baseline, output_major, sample_linears,
+    Baseline, Budget, Granularity, Kernel, SampledLinear, SampledLinearConfig, SampledLinearError,
+    SamplingConfig, SamplingScheme, apply_baseline, output_major, sample_linears,
 };
 
 /// A trained-looking layer: normal weights with a few large ones, drawn on the host.
@@ -37,8 +38,8 @@ fn stored_integers_and_scales_are_the_samplers() {
     let ints = |t: Tensor<2, burn::tensor::Int>| {
         t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap()
     };
-    let indices = ints(layer.indices.val());
-    let counts = ints(layer.counts.val());
+    let (indices, counts) = layer.indices_and_counts();
+    let (indices, counts) = (ints(indices), ints(counts));
     let k = layer.fan_in();
     let mut unpacked = vec![0i32; 23 * 37];
     for o in 0..23 {
@@ -291,8 +292,10 @@ fn baselines_go_through_the_same_mapper() {
     }
 }
 
+/// The configuration and the record alone rebuild the layer (no dense layer, no sampling):
+/// identical outputs, through a file.
 #[test]
-fn save_and_load_round_trip_keeps_the_integers() {
+fn save_and_load_round_trip_from_the_configuration() {
     let host = host_device();
     let (layer, _) = SampledLinear::from_linear(
         &linear(16, 6, 6),
@@ -300,24 +303,159 @@ fn save_and_load_round_trip_keeps_the_integers() {
         "fc",
     )
     .unwrap();
-    let path = std::env::temp_dir().join(format!("mcnn-sampled-linear-{}.bpk", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("mcnn-sampled-linear-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let x = Tensor::<2>::random([3, 16], Distribution::Normal(0.0, 1.0), &host);
     let expected = layer.forward(x.clone()).into_data();
-    layer.clone().save_file(&path).unwrap();
-    // A layer of the same shape with zero counts and unit scales, overwritten by the file.
-    let blank = SampledLinear {
-        counts: Param::initialized(ParamId::new(), layer.counts.val().zeros_like()),
-        scales: Param::from_tensor(layer.scales.val().ones_like()),
-        ..layer.clone()
-    };
-    let loaded = blank.load_file(&path);
-    loaded
-        .counts
-        .val()
-        .into_data()
-        .assert_eq(&layer.counts.val().into_data(), true);
+    layer.config().save(dir.join("fc.json")).unwrap();
+    layer.clone().save_file(dir.join("fc.bpk")).unwrap();
+    let config = SampledLinearConfig::load(dir.join("fc.json")).unwrap();
+    let loaded = config.init(&host).load_file(dir.join("fc.bpk"));
     loaded.forward(x).into_data().assert_eq(&expected, true);
+    assert_eq!(*loaded.rows.rows(), *layer.rows.rows());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A record made for 64 inputs is refused by a layer of 32 inputs of the same number of
+/// outputs and non-zeros, at load time, naming `d_input`; a record of another number of
+/// non-zeros names `nonzeros`.
+#[test]
+fn a_record_of_another_layer_is_refused_at_load_time() {
+    let host = host_device();
+    let sampled = |d_input: usize, per_neuron: usize| {
+        SampledLinear::from_linear(
+            &linear(d_input, 5, 3),
+            &SamplingConfig::new(Budget::PerNeuron(per_neuron))
+                .with_scheme(SamplingScheme::Systematic),
+            "fc",
+        )
+        .unwrap()
+        .0
+    };
+    let wide = sampled(64, 8);
+    let narrow = sampled(32, 8);
+    let mut layout = narrow.rows.layout.clone();
+    layout.nonzeros = wide.rows.layout.nonzeros;
+    layout.bits = wide.rows.layout.bits;
+    let error = SampledLinearConfig::new(layout)
+        .init(&host)
+        .try_load_record(wide.clone().into_record())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("d_input: shape mismatch"), "{error}");
+    let fewer = sampled(64, 3);
+    let error = fewer
+        .config()
+        .init(&host)
+        .try_load_record(wide.into_record())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("nonzeros: shape mismatch"), "{error}");
+}
+
+/// A layer built from its configuration says it awaits its record instead of computing with
+/// zeros; a record whose stream does not read back is refused naming what is wrong.
+#[test]
+fn an_empty_or_corrupted_record_is_named() {
+    let host = host_device();
+    let (layer, _) = SampledLinear::from_linear(
+        &linear(20, 4, 5),
+        &SamplingConfig::new(Budget::Amount(0.5)),
+        "fc",
+    )
+    .unwrap();
+    let empty = layer.config().init(&host);
+    let forward = |layer: &SampledLinear| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            layer.forward(Tensor::<2>::ones([1, 20], &host))
+        }))
+        .map_err(|panic| panic.downcast_ref::<String>().cloned().unwrap_or_default())
+    };
+    let message = forward(&empty).unwrap_err();
+    assert!(message.contains("load its record first"), "{message}");
+    // Every word of the stream set to all ones.
+    let mut corrupted = layer.clone();
+    corrupted.rows.packed = Param::initialized(
+        ParamId::new(),
+        corrupted.rows.packed.val().ones_like().neg(),
+    );
+    let message = forward(&corrupted).unwrap_err();
+    assert!(
+        message.contains("does not match its configuration"),
+        "{message}"
+    );
+}
+
+/// The bits the report gives are those of the record's packed stream, and the bytes on disk
+/// are that stream, the scales and the bias, plus Burn's file header.
+#[test]
+fn stored_bits_match_the_report_and_the_file() {
+    let dense = linear(300, 100, 8);
+    let config = SamplingConfig::new(Budget::Amount(0.12)).with_seed(2);
+    let (layer, report) = SampledLinear::from_linear(&dense, &config, "fc").unwrap();
+    assert_eq!(report.stored_bits, Some(layer.rows.layout.bits));
+    assert_eq!(layer.rows.layout.nonzeros, report.nonzero);
+    let (value_bits, max_abs_q) = (layer.rows.layout.value_bits, report.max_abs_q.unwrap());
+    assert_eq!(
+        value_bits,
+        1 + 32 - (max_abs_q - 1).leading_zeros(),
+        "±{max_abs_q}"
+    );
+    let path = std::env::temp_dir().join(format!("mcnn-sampled-bytes-{}.bpk", std::process::id()));
+    layer.clone().save_file(&path).unwrap();
+    let bytes = std::fs::metadata(&path).unwrap().len() as usize;
     std::fs::remove_file(&path).ok();
+    let stored = layer.stored_bytes();
+    assert_eq!(stored, layer.rows.layout.words() * 4 + 2 * 100 * 4);
+    assert!(
+        bytes >= stored && bytes < stored + 2048,
+        "{bytes} bytes on disk, {stored} stored"
+    );
+    // Far below the dense layer's 120 000 bytes of f32 weights.
+    assert!(stored < 120_000 / 5, "{stored}");
+}
+
+/// The sparse and the dense kernel compute the same layer, on every backend (the integers
+/// first, the scales on the output), and the dense kernel skips the fan-in op.
+#[test]
+fn both_kernels_give_the_same_outputs_on_every_backend() {
+    let host = host_device();
+    let (layer, _) = SampledLinear::from_linear(
+        &linear(48, 30, 4),
+        &SamplingConfig::new(Budget::Amount(0.7)).with_seed(6),
+        "fc",
+    )
+    .unwrap();
+    host.seed(3);
+    let x = Tensor::<2>::random([5, 48], Distribution::Normal(0.0, 1.0), &host);
+    let expected = layer
+        .clone()
+        .with_kernel(Kernel::Sparse)
+        .forward(x.clone())
+        .into_data();
+    for_each_backend(|kind, device| {
+        for kernel in [Kernel::Sparse, Kernel::Dense, Kernel::Auto] {
+            let on_device = fork_identical(&layer, &device).with_kernel(kernel);
+            let before = probe::count(if kind.is_cpu() {
+                Path::CpuForward
+            } else {
+                Path::CubeForward
+            });
+            let y = on_device.forward(x.clone().to_device(&device)).into_data();
+            let ran = probe::count(if kind.is_cpu() {
+                Path::CpuForward
+            } else {
+                Path::CubeForward
+            }) > before;
+            if kernel == Kernel::Sparse {
+                assert!(ran, "{kind}: the sparse kernel did not run the fan-in op");
+            }
+            if kernel == Kernel::Dense {
+                assert!(!ran, "{kind}: the dense kernel ran the fan-in op");
+            }
+            y.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-4));
+        }
+    });
 }
 
 #[test]
