@@ -3,6 +3,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "flex")] {
+//! use burn::module::Module;
 //! use burn::nn::conv::Conv2dConfig;
 //! use burn::tensor::{Device, Distribution, Tensor};
 //! use sampled_conv::SampledConv2d;
@@ -15,21 +16,31 @@
 //! let (sampled, report) = SampledConv2d::from_conv2d(&dense, &config, "conv1").unwrap();
 //! assert!(report.nonzero_fraction() < 0.5);
 //! let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
-//! assert_eq!(sampled.forward(x).dims(), [2, 16, 28, 28]);
+//! let y = sampled.forward(x.clone());
+//! assert_eq!(y.dims(), [2, 16, 28, 28]);
+//!
+//! // Its configuration and record alone rebuild it.
+//! let reloaded = sampled.config().init(&device).load_record(sampled.clone().into_record());
+//! reloaded.forward(x).into_data().assert_eq(&y.into_data(), true);
 //! # }
 //! ```
 
-use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
+use burn::config::Config;
+use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use mcnn_fan_in::{dense_weight, fan_in, pack_rows};
-use sampled_linear::{LayerReport, SampledLinearError, SampledWeights, SamplingConfig};
+use mcnn_backends::RecordedSize;
+use mcnn_fan_in::fan_in;
+use sampled_linear::packed::{PackedLayout, SparseRows};
+use sampled_linear::{
+    CompactRows, Form, Kernel, LayerReport, SampledLinearError, SampledWeights, SamplingConfig,
+};
 
 /// The geometry of a convolution: everything of a `Conv2d` but its weights.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ConvGeometry {
     /// Input channels (all groups).
     pub channels_in: usize,
@@ -90,6 +101,22 @@ impl ConvGeometry {
     }
 }
 
+/// Configuration of a [`SampledConv2d`]: its geometry and the shapes of its record, so that a
+/// saved layer loads without its dense original. Made by [`SampledConv2d::config`].
+#[derive(Config, Debug)]
+pub struct SampledConv2dConfig {
+    /// Channels, kernel, stride, dilation, groups and padding.
+    pub geometry: ConvGeometry,
+    /// The packed counts: a row per filter of `channels_in / groups · kh · kw` taps.
+    pub layout: PackedLayout,
+    /// If a bias is added.
+    #[config(default = true)]
+    pub bias: bool,
+    /// The kernel of the forward.
+    #[config(default = "Kernel::Auto")]
+    pub kernel: Kernel,
+}
+
 /// A convolution whose filters are small signed integers times one scale per filter, made
 /// from a trained `Conv2d` by importance sampling without retraining: each filter (all its
 /// `c_in / groups · kh · kw` taps) is one distribution, or the whole layer is (per-layer
@@ -97,39 +124,72 @@ impl ConvGeometry {
 /// Networks using Monte Carlo Methods* (arXiv:1905.12253); section 3 of the project's
 /// `algorithms.md`.
 ///
-/// [`forward`](Self::forward) computes only the sampled taps: it gathers the input's patches
-/// (`[batch, positions, c_in · kh · kw]`, one `select`) and applies the fan-in op of
-/// `mcnn-fan-in` (custom forward and backward, CPU and CubeCL), at a cost proportional to
-/// `batch · positions · c_out · k`, plus the gather's `batch · positions · c_in · kh · kw`.
-/// [`forward_reference`](Self::forward_reference) is the dense convolution with the
-/// materialised weights `scale · q`; both agree up to the order of the float summation.
+/// The record holds the non-zero counts of every filter packed ([`CompactRows`], as
+/// `SampledLinear`'s), one `f32` scale per filter and the bias; `channels_in` and the kernel
+/// size are recorded as sizes, so a record of another convolution is refused at load time.
+/// [`config`](Self::config) rebuilds the layer for its record.
 ///
-/// Made by [`SampledConv2d::from_conv2d`] or [`SampledConv2d::from_sampled`].
+/// [`forward`](Self::forward) runs, by density ([`Kernel`]), either only the sampled taps
+/// (the input's patches `[batch, positions, c_in · kh · kw]` gathered with one `select`, then
+/// the fan-in op of `mcnn-fan-in`, custom forward and backward on CPU and CubeCL, at a cost
+/// proportional to `batch · positions · c_out · k` plus the gather), or Burn's dense
+/// convolution with the materialised counts. The scales multiply the output.
+/// [`forward_reference`](Self::forward_reference) is the dense convolution with the
+/// materialised weights `scale · q`; all agree up to the order of the float summation.
+///
+/// Made by [`SampledConv2d::from_conv2d`], [`SampledConv2d::from_sampled`], or
+/// [`SampledConv2dConfig::init`] and a record.
 #[derive(Module, Debug)]
 #[module(custom_display)]
 pub struct SampledConv2d {
-    /// The input feature of each stored tap, `[c_out, k]`: `channel · kh · kw + ky · kw + kx`
-    /// over all input channels (the group's offset included).
-    pub indices: Param<Tensor<2, Int>>,
-    /// The signed integer of each stored tap, `[c_out, k]` (0 in padding slots).
-    pub counts: Param<Tensor<2, Int>>,
+    /// The non-zero counts of every filter, packed: columns are taps `channel · kh · kw + ky ·
+    /// kw + kx` within the filter's group.
+    pub rows: CompactRows,
     /// One scale per filter, `[c_out]` (all equal when sampled per layer).
     pub scales: Param<Tensor<1>>,
     /// The bias, `[c_out]`, kept in full precision.
     pub bias: Option<Param<Tensor<1>>>,
-    /// Input channels.
-    pub channels_in: usize,
-    /// Kernel height and width.
-    pub kernel_size: [usize; 2],
-    /// Stride.
-    pub stride: [usize; 2],
-    /// Dilation.
-    pub dilation: [usize; 2],
-    /// Groups.
-    pub groups: usize,
-    /// Padding (not saved in the record, as in Burn's `Conv2d`).
+    /// Input channels (recorded, checked at load time).
+    pub channels_in: RecordedSize,
+    /// Kernel height and width (recorded, checked at load time).
+    pub kernel_size: [RecordedSize; 2],
+    /// Stride, dilation, groups and padding: configuration, not recorded (as in `Conv2d`).
     #[module(skip)]
-    pub padding: PaddingConfig2d,
+    pub geometry: ConvGeometry,
+    /// The kernel of the forward (configuration, not recorded).
+    #[module(skip)]
+    pub kernel: Kernel,
+}
+
+impl SampledConv2dConfig {
+    /// An empty layer of this configuration on `device`, awaiting its record.
+    ///
+    /// # Panics
+    /// If the layout's rows are not the geometry's filters and taps.
+    pub fn init(&self, device: &Device) -> SampledConv2d {
+        let geometry = &self.geometry;
+        assert_eq!(
+            (self.layout.d_output, self.layout.d_input),
+            (geometry.channels_out, geometry.taps()),
+            "SampledConv2dConfig: a layout of {} rows of {} for {} filters of {} taps",
+            self.layout.d_output,
+            self.layout.d_input,
+            geometry.channels_out,
+            geometry.taps()
+        );
+        let c_out = geometry.channels_out;
+        SampledConv2d {
+            rows: CompactRows::empty(self.layout.clone(), device),
+            scales: Param::from_tensor(Tensor::zeros([c_out], device)),
+            bias: self
+                .bias
+                .then(|| Param::from_tensor(Tensor::zeros([c_out], device))),
+            channels_in: RecordedSize::new(geometry.channels_in),
+            kernel_size: geometry.kernel_size.map(RecordedSize::new),
+            geometry: geometry.clone(),
+            kernel: self.kernel,
+        }
+    }
 }
 
 impl SampledConv2d {
@@ -147,11 +207,7 @@ impl SampledConv2d {
         let geometry = ConvGeometry::of(conv);
         let weight = conv.weight.val();
         let device = weight.device();
-        let rows = weight
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 after convert");
+        let rows = mcnn_backends::host_values(weight);
         let sampled =
             SampledWeights::sample(&rows, geometry.channels_out, geometry.taps(), config, layer)?;
         let report = sampled.report(layer, &config.describe());
@@ -189,77 +245,97 @@ impl SampledConv2d {
                 bias.dims()
             );
         }
-        let per_group = c_out / geometry.groups;
-        let (mut indices, counts, k) = pack_rows(c_out, taps, |o, j| {
-            let q = sampled.q[o * taps + j];
-            (q != 0).then_some(q as i64)
-        });
-        // Taps of filter o index its group's channels: shift them to the group's features.
-        for (o, row) in indices.chunks_mut(k).enumerate() {
-            let offset = (o / per_group * taps) as i64;
-            row.iter_mut().for_each(|j| *j += offset);
-        }
-        let int = |values: Vec<i64>| {
-            let tensor = Tensor::from_data(TensorData::new(values, [c_out, k]), device);
-            Param::initialized(ParamId::new(), tensor)
-        };
+        let rows = SparseRows::from_dense(&sampled.q, c_out, taps);
         let scales = Tensor::from_data(TensorData::new(sampled.scales.clone(), [c_out]), device);
         Self {
-            indices: int(indices),
-            counts: int(counts),
+            rows: CompactRows::new(rows, taps, device),
             scales: Param::from_tensor(scales),
             bias: bias.map(Param::from_tensor),
-            channels_in: geometry.channels_in,
-            kernel_size: geometry.kernel_size,
-            stride: geometry.stride,
-            dilation: geometry.dilation,
-            groups: geometry.groups,
-            padding: geometry.padding.clone(),
+            channels_in: RecordedSize::new(geometry.channels_in),
+            kernel_size: geometry.kernel_size.map(RecordedSize::new),
+            geometry: geometry.clone(),
+            kernel: Kernel::Auto,
         }
+    }
+
+    /// The configuration that rebuilds this layer (empty) for its record.
+    pub fn config(&self) -> SampledConv2dConfig {
+        SampledConv2dConfig::new(self.geometry.clone(), self.rows.layout.clone())
+            .with_bias(self.bias.is_some())
+            .with_kernel(self.kernel)
+    }
+
+    /// The same layer with another kernel.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// The geometry of the layer.
     pub fn geometry(&self) -> ConvGeometry {
-        ConvGeometry {
-            channels_in: self.channels_in,
-            channels_out: self.indices.dims()[0],
-            kernel_size: self.kernel_size,
-            stride: self.stride,
-            dilation: self.dilation,
-            groups: self.groups,
-            padding: self.padding.clone(),
-        }
+        self.geometry.clone()
     }
 
-    /// Applies the layer through the sampled taps only (unfold, then the fan-in op).
+    /// Applies the layer, through the sampled taps only or the dense convolution (see the
+    /// type's docs).
     ///
     /// # Shapes
     /// - input: `[batch, channels_in, height, width]`
     /// - output: `[batch, channels_out, height_out, width_out]`, as `Conv2d`'s
+    ///
+    /// # Panics
+    /// On an input of other channels or smaller than the dilated kernel, and on a layer built
+    /// from its configuration that has not loaded its record.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let taps = self.geometry.taps();
+        let output = match self.kernel_is_sparse(taps) {
+            true => self.forward_sparse(input),
+            false => {
+                let (input, _) = self.padded(input);
+                let (_, counts) = self.rows.tensors(Form::Dense, &input.device(), |_| 0);
+                conv2d(input, self.shaped(counts), None, self.options())
+            }
+        };
+        let scales = self.scales.val().reshape([1, -1, 1, 1]);
+        let output = output * scales;
+        match &self.bias {
+            Some(bias) => output + bias.val().reshape([1, -1, 1, 1]),
+            None => output,
+        }
+    }
+
+    fn kernel_is_sparse(&self, taps: usize) -> bool {
+        match self.kernel {
+            Kernel::Auto => (self.fan_in() as f64) < Kernel::DENSE_FROM * taps as f64,
+            Kernel::Sparse => true,
+            Kernel::Dense => false,
+        }
+    }
+
+    /// The integer part of the sparse path: patches, then the fan-in op with the counts.
+    fn forward_sparse(&self, input: Tensor<4>) -> Tensor<4> {
         let (input, [height_out, width_out]) = self.padded(input);
         let [batch, channels, height, width] = input.dims();
-        let taps = channels * self.kernel_size[0] * self.kernel_size[1];
+        let taps = channels * self.geometry.kernel_size[0] * self.geometry.kernel_size[1];
         let positions = height_out * width_out;
         // The patches [batch, positions, c_in·kh·kw] by one gather from the padded input:
         // its cost is the patches' size (Burn's `unfold4d` is a convolution with one-hot
         // kernels, `taps` times more work).
         let indices = self.patch_indices([channels, height, width], [height_out, width_out]);
-        let indices = Tensor::<1, Int>::from_data(
-            TensorData::new(indices, [positions * taps]),
-            &input.device(),
-        );
+        let device = input.device();
+        let indices =
+            Tensor::<1, Int>::from_data(TensorData::new(indices, [positions * taps]), &device);
         let patches = input
             .reshape([batch, channels * height * width])
             .select(1, indices)
             .reshape([batch, positions, taps]);
-        let output = fan_in(
-            patches,
-            self.edge_weights(),
-            self.indices.val(),
-            self.bias.as_ref().map(Param::val),
-        );
-        let c_out = self.indices.dims()[0];
+        // Taps of filter o index its group's channels: shift them to the group's features.
+        let (c_out, group_taps) = (self.geometry.channels_out, self.geometry.taps());
+        let per_group = c_out / self.geometry.groups;
+        let (indices, counts) = self
+            .rows
+            .tensors(Form::Padded, &device, |o| o / per_group * group_taps);
+        let output = fan_in(patches, counts, indices.expect("padded form"), None);
         output
             .swap_dims(1, 2)
             .reshape([batch, c_out, height_out, width_out])
@@ -269,16 +345,17 @@ impl SampledConv2d {
     /// index of the input value it reads in the flattened padded input `[channels, height,
     /// width]`.
     fn patch_indices(&self, [channels, height, width]: [usize; 3], out: [usize; 2]) -> Vec<i64> {
-        let [kh, kw] = self.kernel_size;
+        let [kh, kw] = self.geometry.kernel_size;
+        let (stride, dilation) = (self.geometry.stride, self.geometry.dilation);
         let mut indices = Vec::with_capacity(out[0] * out[1] * channels * kh * kw);
         for oy in 0..out[0] {
             for ox in 0..out[1] {
-                let (y0, x0) = (oy * self.stride[0], ox * self.stride[1]);
+                let (y0, x0) = (oy * stride[0], ox * stride[1]);
                 for c in 0..channels {
                     for ky in 0..kh {
-                        let y = y0 + ky * self.dilation[0];
+                        let y = y0 + ky * dilation[0];
                         for kx in 0..kw {
-                            let x = x0 + kx * self.dilation[1];
+                            let x = x0 + kx * dilation[1];
                             indices.push(((c * height + y) * width + x) as i64);
                         }
                     }
@@ -289,60 +366,53 @@ impl SampledConv2d {
     }
 
     /// The same convolution, dense, with the materialised weights ([`dense_weight`](Self::dense_weight)):
-    /// the reference the sparse path is tested against.
+    /// the reference the other paths are tested against.
     ///
     /// # Shapes
     /// As [`forward`](Self::forward).
     pub fn forward_reference(&self, input: Tensor<4>) -> Tensor<4> {
         let (input, _) = self.padded(input);
-        let options = ConvOptions::new_with_padding(
-            self.stride,
-            [(0, 0), (0, 0)],
-            self.dilation,
-            self.groups,
-        );
         conv2d(
             input,
             self.dense_weight(),
             self.bias.as_ref().map(Param::val),
-            options,
+            self.options(),
         )
+    }
+
+    /// Burn's convolution options for the padded input.
+    fn options(&self) -> ConvOptions<2> {
+        ConvOptions::new_with_padding(
+            self.geometry.stride,
+            [(0, 0), (0, 0)],
+            self.geometry.dilation,
+            self.geometry.groups,
+        )
+    }
+
+    /// `[c_out, taps]` as `Conv2d`'s weight layout, `[c_out, c_in / groups, kh, kw]`.
+    fn shaped(&self, rows: Tensor<2>) -> Tensor<4> {
+        let g = &self.geometry;
+        let [kh, kw] = g.kernel_size;
+        rows.reshape([g.channels_out, g.channels_in / g.groups, kh, kw])
     }
 
     /// The materialised weight `scales[o] · q[o, tap]` in `Conv2d`'s layout,
     /// `[c_out, c_in / groups, kh, kw]`.
     pub fn dense_weight(&self) -> Tensor<4> {
-        let geometry = self.geometry();
-        let (c_out, taps, groups) = (geometry.channels_out, geometry.taps(), self.groups);
-        let all = dense_weight(self.edge_weights(), self.indices.val(), groups * taps);
-        let own = if groups == 1 {
-            all
-        } else {
-            // Every filter keeps the columns of its own group.
-            let per_group = c_out / groups;
-            let group: Vec<i64> = (0..c_out)
-                .flat_map(|o| std::iter::repeat_n((o / per_group) as i64, taps))
-                .collect();
-            let group = Tensor::<3, Int>::from_data(
-                TensorData::new(group, [c_out, 1, taps]),
-                &all.device(),
-            );
-            all.reshape([c_out, groups, taps])
-                .gather(1, group)
-                .reshape([c_out, taps])
-        };
-        let [kh, kw] = self.kernel_size;
-        own.reshape([c_out, self.channels_in / groups, kh, kw])
+        let (_, counts) = self.rows.tensors(Form::Dense, &self.scales.device(), |_| 0);
+        self.shaped(counts * self.scales.val().unsqueeze_dim(1))
     }
 
-    /// The number of taps each filter reads (`k`, padding included).
+    /// The number of taps the widest filter reads (`k` of the sparse kernel).
     pub fn fan_in(&self) -> usize {
-        self.indices.dims()[1]
+        self.rows.widest()
     }
 
-    /// `scales[o] · counts[o, k]`, `[c_out, k]`.
-    fn edge_weights(&self) -> Tensor<2> {
-        self.counts.val().float() * self.scales.val().unsqueeze_dim(1)
+    /// Bytes of the record's tensors: the packed counts, the scales and the bias.
+    pub fn stored_bytes(&self) -> usize {
+        let floats = self.geometry.channels_out * (1 + self.bias.is_some() as usize);
+        self.rows.stored_bytes() + 4 * floats
     }
 
     /// The input, zero-padded as `Conv2d` pads it, and the output's height and width.
@@ -351,15 +421,16 @@ impl SampledConv2d {
     /// If the input's channels are not `channels_in`, or the (dilated) kernel does not fit.
     fn padded(&self, input: Tensor<4>) -> (Tensor<4>, [usize; 2]) {
         let [_, channels, height, width] = input.dims();
+        let g = &self.geometry;
         assert_eq!(
-            channels, self.channels_in,
+            channels, g.channels_in,
             "SampledConv2d: the input has {channels} channels, the layer takes {}",
-            self.channels_in
+            g.channels_in
         );
-        let ((top, bottom), (left, right)) = self.geometry().padding_pairs(height, width);
+        let ((top, bottom), (left, right)) = g.padding_pairs(height, width);
         let size = [height + top + bottom, width + left + right];
         let out = [0, 1].map(|a| {
-            let span = self.dilation[a] * (self.kernel_size[a] - 1) + 1;
+            let span = g.dilation[a] * (g.kernel_size[a] - 1) + 1;
             assert!(
                 size[a] >= span,
                 "SampledConv2d: an input of {height}×{width} (padded {}×{}) is smaller than the \
@@ -367,7 +438,7 @@ impl SampledConv2d {
                 size[0],
                 size[1]
             );
-            (size[a] - span) / self.stride[a] + 1
+            (size[a] - span) / g.stride[a] + 1
         });
         let input = if top + bottom + left + right > 0 {
             input.pad((left, right, top, bottom), PadMode::Constant(0.0))
@@ -386,14 +457,19 @@ impl ModuleDisplay for SampledConv2d {
     }
 
     fn custom_content(&self, content: Content) -> Option<Content> {
-        let [c_out, k] = self.indices.dims();
+        let g = &self.geometry;
         content
-            .add("ch_in", &self.channels_in)
-            .add("ch_out", &c_out)
-            .add("kernel_size", &format!("{:?}", self.kernel_size))
-            .add("stride", &format!("{:?}", self.stride))
-            .add("groups", &self.groups)
-            .add("fan_in", &k)
+            .add("ch_in", &g.channels_in)
+            .add("ch_out", &g.channels_out)
+            .add("kernel_size", &format!("{:?}", g.kernel_size))
+            .add("stride", &format!("{:?}", g.stride))
+            .add("groups", &g.groups)
+            .add("nonzeros", &self.rows.layout.nonzeros)
+            .add(
+                "bits_per_nonzero",
+                &format!("{:.2}", self.rows.layout.bits_per_nonzero()),
+            )
+            .add("stored_bytes", &self.stored_bytes())
             .add("bias", &self.bias.is_some())
             .optional()
     }

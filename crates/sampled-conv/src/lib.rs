@@ -22,6 +22,8 @@
 mod layer;
 mod model;
 
-pub use layer::{ConvGeometry, SampledConv2d};
+pub use layer::{ConvGeometry, SampledConv2d, SampledConv2dConfig};
 pub use model::{apply_baseline_model, sample_model};
-pub use sampled_linear::{Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme};
+pub use sampled_linear::{
+    Budget, Granularity, Kernel, LayerReport, SamplingConfig, SamplingScheme,
+};

@@ -3,14 +3,16 @@
 //! padding, dilation and groups, gradients against the reference and finite differences,
 //! whole-model sampling and baselines, save/load and errors.
 
-use burn::module::{Module, Param, ParamId};
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::{for_each_backend, fork_identical, host_device, materialize};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_sequences::counts::{Scheme, row_counts};
-use sampled_conv::{SampledConv2d, apply_baseline_model, sample_model};
+use sampled_conv::{
+    Kernel, SampledConv2d, SampledConv2dConfig, apply_baseline_model, sample_model,
+};
 use sampled_linear::{Baseline, Budget, Granularity, SamplingConfig};
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -90,6 +92,7 @@ fn the_sparse_path_equals_burns_conv2d_on_every_backend() {
         let dense = conv(config, 2);
         let sampling = SamplingConfig::new(Budget::Amount(0.5)).with_seed(4);
         let (layer, _) = SampledConv2d::from_conv2d(&dense, &sampling, name).unwrap();
+        let layer = layer.with_kernel(Kernel::Sparse);
         // Burn's own Conv2d, with the materialised integer weights: independent padding and
         // geometry code.
         let mut burn_conv = dense.clone();
@@ -116,7 +119,14 @@ fn the_sparse_path_equals_burns_conv2d_on_every_backend() {
             assert_eq!(got.shape(), want.shape(), "{name} on {kind}");
             got.assert_approx_eq::<f32>(&want, Tolerance::absolute(1e-4));
             sampled
-                .forward_reference(x)
+                .forward_reference(x.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&want, Tolerance::absolute(1e-4));
+            // The dense kernel: Burn's convolution with the counts, scaled after.
+            sampled
+                .clone()
+                .with_kernel(Kernel::Dense)
+                .forward(x)
                 .into_data()
                 .assert_approx_eq::<f32>(&want, Tolerance::absolute(1e-4));
         });
@@ -129,6 +139,7 @@ fn gradients_match_the_reference_and_finite_differences() {
         let dense = conv(config, 6);
         let sampling = SamplingConfig::new(Budget::Amount(1.0)).with_seed(7);
         let (layer, _) = SampledConv2d::from_conv2d(&dense, &sampling, name).unwrap();
+        let layer = layer.with_kernel(Kernel::Sparse);
         let host = host_device();
         host.seed(8);
         let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &host);
@@ -259,23 +270,55 @@ fn magnitude_pruning_keeps_the_largest_taps_of_every_filter() {
 }
 
 #[test]
-fn save_and_load_round_trip() {
-    let dense = conv(Conv2dConfig::new([3, 8], [5, 5]).with_groups(1), 12);
+fn save_and_load_round_trip_from_the_configuration() {
+    let dense = conv(
+        Conv2dConfig::new([4, 8], [3, 3])
+            .with_groups(2)
+            .with_stride([2, 1]),
+        12,
+    );
     let config = SamplingConfig::new(Budget::Amount(0.5)).with_seed(13);
-    let (layer, _) = SampledConv2d::from_conv2d(&dense, &config, "conv").unwrap();
+    let (layer, report) = SampledConv2d::from_conv2d(&dense, &config, "conv").unwrap();
+    assert_eq!(report.stored_bits, Some(layer.rows.layout.bits));
     let host = host_device();
-    let x = Tensor::<4>::random([1, 3, 9, 9], Distribution::Default, &host);
+    let x = Tensor::<4>::random([1, 4, 9, 9], Distribution::Default, &host);
     let expected = layer.forward(x.clone()).into_data();
     let path = std::env::temp_dir().join(format!("mcnn-sampled-conv-{}.bpk", std::process::id()));
     layer.clone().save_file(&path).unwrap();
-    // Records restore into a layer of the same shapes: one with other values everywhere.
-    let mut other = layer.clone();
-    other.counts = Param::initialized(ParamId::new(), other.counts.val().zeros_like());
-    other.indices = Param::initialized(ParamId::new(), other.indices.val().zeros_like());
-    other.scales = Param::from_tensor(other.scales.val() * 2.0);
-    let loaded = other.load_file(&path);
+    let json = layer.config().to_string();
+    let config =
+        <SampledConv2dConfig as burn::config::Config>::load_binary(json.as_bytes()).unwrap();
+    let loaded = config.init(&host).load_file(&path);
     loaded.forward(x).into_data().assert_eq(&expected, true);
     std::fs::remove_file(&path).ok();
+}
+
+/// Two convolutions with the same taps per filter (4 channels of 3×3 against 1 of 6×6) and
+/// the same non-zeros: the recorded channels and kernel size tell their records apart.
+#[test]
+fn a_record_of_another_geometry_is_refused_at_load_time() {
+    let config = SamplingConfig::new(Budget::PerNeuron(5))
+        .with_scheme(sampled_linear::SamplingScheme::Systematic);
+    let sampled = |c: Conv2dConfig| {
+        SampledConv2d::from_conv2d(&conv(c, 3), &config, "c")
+            .unwrap()
+            .0
+    };
+    let a = sampled(Conv2dConfig::new([4, 2], [3, 3]));
+    let b = sampled(Conv2dConfig::new([1, 2], [6, 6]));
+    assert_eq!(a.geometry.taps(), b.geometry.taps());
+    let mut layout = b.rows.layout.clone();
+    layout.nonzeros = a.rows.layout.nonzeros;
+    layout.bits = a.rows.layout.bits;
+    let error = SampledConv2dConfig::new(b.geometry.clone(), layout)
+        .init(&host_device())
+        .try_load_record(a.into_record())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("channels_in: shape mismatch") && error.contains("kernel_size"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -416,7 +416,8 @@ fn stored_bits_match_the_report_and_the_file() {
 }
 
 /// The sparse and the dense kernel compute the same layer, on every backend (the integers
-/// first, the scales on the output), and the dense kernel skips the fan-in op.
+/// first, the scales on the output); the sparse one through the fan-in op. (Whether the dense
+/// one skips it cannot be told from the process-wide probe while other tests run.)
 #[test]
 fn both_kernels_give_the_same_outputs_on_every_backend() {
     let host = host_device();
@@ -449,9 +450,6 @@ fn both_kernels_give_the_same_outputs_on_every_backend() {
             }) > before;
             if kernel == Kernel::Sparse {
                 assert!(ran, "{kind}: the sparse kernel did not run the fan-in op");
-            }
-            if kernel == Kernel::Dense {
-                assert!(!ran, "{kind}: the dense kernel ran the fan-in op");
             }
             y.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-4));
         }
