@@ -28,9 +28,14 @@
     allow(unused)
 )]
 
+/// Burn, for the `Module` impls that [`dense_or_sampled_module!`] writes in other crates.
+#[doc(hidden)]
+pub use burn as __burn;
+
 mod activation;
 mod baselines;
 mod compact_rows;
+pub mod compress;
 mod config;
 mod error;
 mod layer;
@@ -44,6 +49,10 @@ mod weights;
 pub use activation::sample_activations;
 pub use baselines::{Baseline, apply_baseline, apply_baseline_weights};
 pub use compact_rows::{CompactRows, Form};
+pub use compress::{
+    CompactLayout, Compressible, CompressibleLayer, CompressionPlan, LayerSelection, LinearLayer,
+    compress, compressible_layers,
+};
 pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
