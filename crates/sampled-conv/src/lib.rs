@@ -19,9 +19,11 @@
     allow(unused)
 )]
 
+mod conv2d_layer;
 mod layer;
 mod model;
 
+pub use conv2d_layer::Conv2dLayer;
 pub use layer::{ConvGeometry, SampledConv2d, SampledConv2dConfig};
 pub use model::{apply_baseline_model, sample_model};
 pub use sampled_linear::{
