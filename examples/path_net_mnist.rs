@@ -223,11 +223,12 @@ fn run(args: &Args) -> Result<(), String> {
                     );
                 let host = host_device();
                 let generated = if name == "importance" {
-                    importance_paths(
-                        &dense_models[seed as usize - 1].layers,
-                        paths,
-                        config.generator,
-                    )
+                    let dense: Vec<_> = dense_models[seed as usize - 1]
+                        .layers
+                        .iter()
+                        .map(|layer| layer.as_dense().expect("trained dense").clone())
+                        .collect();
+                    importance_paths(&dense, paths, config.generator)
                 } else {
                     generate_paths(&args.widths, paths, config.generator)
                 }

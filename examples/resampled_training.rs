@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::module::Module;
-use burn::nn::{Linear, Relu};
+use burn::nn::Relu;
 use burn::tensor::Tensor;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
@@ -120,9 +120,10 @@ fn run(args: &Args) -> Result<(), String> {
                 .layers
                 .iter()
                 .enumerate()
-                .map(|(i, l): (usize, &Linear)| {
+                .map(|(i, l)| {
                     let seed = args.seed.wrapping_add(1_000_000 * i as u64);
-                    ResampledLinear::from_linear(l.clone(), sampling.clone().with_seed(seed))
+                    let dense = l.as_dense().expect("a freshly made MLP is dense").clone();
+                    ResampledLinear::from_linear(dense, sampling.clone().with_seed(seed))
                 })
                 .collect(),
             activation: Relu::new(),
@@ -135,7 +136,7 @@ fn run(args: &Args) -> Result<(), String> {
                 .valid()
                 .layers
                 .into_iter()
-                .map(|l| l.linear)
+                .map(|l| l.linear.into())
                 .collect(),
             activation: Relu::new(),
         };

@@ -1,9 +1,11 @@
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+use sampled_conv::Conv2dLayer;
+use sampled_linear::LinearLayer;
 
 use super::ImageClassifier;
 
@@ -30,12 +32,12 @@ pub struct AlexNetCifarConfig {
 /// Should be created with [`AlexNetCifarConfig`].
 #[derive(Module, Debug)]
 pub struct AlexNetCifar {
-    /// The five convolutions.
-    pub convs: Vec<Conv2d>,
+    /// The five convolutions (compressible: `sampled_linear::compress`).
+    pub convs: Vec<Conv2dLayer>,
     /// 2×2 max pooling after the first, second and fifth convolution.
     pub pool: MaxPool2d,
     /// The fully connected layers: features to hidden, hidden to hidden, hidden to classes.
-    pub fcs: Vec<Linear>,
+    pub fcs: Vec<LinearLayer>,
     /// The activation after every layer but the last.
     pub activation: Relu,
 }
@@ -59,6 +61,7 @@ impl AlexNetCifarConfig {
             Conv2dConfig::new([from, to], [kernel, kernel])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
                 .init(device)
+                .into()
         };
         AlexNetCifar {
             convs: vec![
@@ -71,9 +74,15 @@ impl AlexNetCifarConfig {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             fcs: vec![
                 // Three poolings take 32×32 to 4×4.
-                LinearConfig::new(c[4] * 16, self.hidden).init(device),
-                LinearConfig::new(self.hidden, self.hidden).init(device),
-                LinearConfig::new(self.hidden, self.classes).init(device),
+                LinearConfig::new(c[4] * 16, self.hidden)
+                    .init(device)
+                    .into(),
+                LinearConfig::new(self.hidden, self.hidden)
+                    .init(device)
+                    .into(),
+                LinearConfig::new(self.hidden, self.classes)
+                    .init(device)
+                    .into(),
             ],
             activation: Relu::new(),
         }
@@ -115,7 +124,7 @@ mod tests {
             .with_channels([4, 6, 8, 8, 5])
             .with_hidden(12)
             .init(&device);
-        assert_eq!(net.fcs[0].weight.dims(), [5 * 16, 12]);
+        assert_eq!(net.fcs[0].dims(), [5 * 16, 12]);
         let y = ImageClassifier::forward(&net, Tensor::zeros([2, 3, 32, 32], &device));
         assert_eq!(y.dims(), [2, 10]);
     }

@@ -1,9 +1,11 @@
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+use sampled_conv::Conv2dLayer;
+use sampled_linear::LinearLayer;
 
 use super::ImageClassifier;
 
@@ -28,21 +30,24 @@ pub struct LeNet5Config {
 /// LeNet-5 (LeCun et al., *Gradient-based learning applied to document recognition*, 1998)
 /// with ReLU and max pooling: conv 6@5×5, pool 2, conv 16@5×5, pool 2, 120, 84, classes.
 ///
+/// Its convolutions and linear layers are [`Conv2dLayer`]s and [`LinearLayer`]s: dense as
+/// built, compressible in one call (`sampled_linear::compress`).
+///
 /// Should be created with [`LeNet5Config`].
 #[derive(Module, Debug)]
 pub struct LeNet5 {
     /// First convolution, 6 filters of 5×5.
-    pub conv1: Conv2d,
+    pub conv1: Conv2dLayer,
     /// Second convolution, 16 filters of 5×5.
-    pub conv2: Conv2d,
+    pub conv2: Conv2dLayer,
     /// 2×2 max pooling after each convolution.
     pub pool: MaxPool2d,
     /// Fully connected, flattened features to 120.
-    pub fc1: Linear,
+    pub fc1: LinearLayer,
     /// Fully connected, 120 to 84.
-    pub fc2: Linear,
+    pub fc2: LinearLayer,
     /// Fully connected, 84 to the classes.
-    pub fc3: Linear,
+    pub fc3: LinearLayer,
     /// The activation after every layer but the last.
     pub activation: Relu,
 }
@@ -77,12 +82,13 @@ impl LeNet5Config {
         LeNet5 {
             conv1: Conv2dConfig::new([self.in_channels, 6], [5, 5])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                .init(device),
-            conv2: Conv2dConfig::new([6, 16], [5, 5]).init(device),
+                .init(device)
+                .into(),
+            conv2: Conv2dConfig::new([6, 16], [5, 5]).init(device).into(),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            fc1: LinearConfig::new(16 * side * side, 120).init(device),
-            fc2: LinearConfig::new(120, 84).init(device),
-            fc3: LinearConfig::new(84, self.classes).init(device),
+            fc1: LinearConfig::new(16 * side * side, 120).init(device).into(),
+            fc2: LinearConfig::new(120, 84).init(device).into(),
+            fc3: LinearConfig::new(84, self.classes).init(device).into(),
             activation: Relu::new(),
         }
     }
@@ -131,7 +137,7 @@ mod tests {
     fn shapes_for_mnist_and_cifar() {
         let device = mcnn_backends::host_device();
         let mnist = LeNet5Config::new().init(&device);
-        assert_eq!(mnist.fc1.weight.dims(), [400, 120]);
+        assert_eq!(mnist.fc1.dims(), [400, 120]);
         let y = mnist.forward(Tensor::zeros([2, 1, 28, 28], &device));
         assert_eq!(y.dims(), [2, 10]);
 
@@ -140,7 +146,7 @@ mod tests {
             .with_image_size(32)
             .with_padding(0)
             .init(&device);
-        assert_eq!(cifar.fc1.weight.dims(), [400, 120]);
+        assert_eq!(cifar.fc1.dims(), [400, 120]);
         assert_eq!(
             cifar.forward(Tensor::zeros([1, 3, 32, 32], &device)).dims(),
             [1, 10]

@@ -1,7 +1,8 @@
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::{LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
+use sampled_linear::LinearLayer;
 
 use super::ImageClassifier;
 
@@ -15,11 +16,14 @@ pub struct MlpConfig {
 /// A multilayer perceptron with ReLU between its layers: the flattened image in, logits out
 /// (the MNIST MLPs of LeCun et al. 1998 and of the Monte Carlo quantization paper).
 ///
+/// Its layers are [`LinearLayer`]s: dense as built, compressible in one call
+/// (`sampled_linear::compress`).
+///
 /// Should be created with [`MlpConfig`].
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// The fully connected layers, input to output.
-    pub layers: Vec<Linear>,
+    pub layers: Vec<LinearLayer>,
     /// The activation after every layer but the last.
     pub activation: Relu,
 }
@@ -39,7 +43,7 @@ impl MlpConfig {
             layers: self
                 .sizes
                 .windows(2)
-                .map(|pair| LinearConfig::new(pair[0], pair[1]).init(device))
+                .map(|pair| LinearConfig::new(pair[0], pair[1]).init(device).into())
                 .collect(),
             activation: Relu::new(),
         }
@@ -68,7 +72,7 @@ impl ImageClassifier for Mlp {
     ///   MLP's input size
     /// - output: `[batch, classes]`
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let inputs = self.layers[0].weight.dims()[0];
+        let inputs = self.layers[0].dims()[0];
         self.forward_flat(super::flatten_images(images, inputs, "Mlp"))
     }
 }
