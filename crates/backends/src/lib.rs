@@ -24,8 +24,10 @@ mod host;
 mod kind;
 pub mod memory;
 mod recorded_size;
+mod step_counter;
 
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
 pub use host::host_values;
 pub use kind::{BackendError, BackendKind};
 pub use recorded_size::RecordedSize;
+pub use step_counter::StepCounter;

@@ -22,10 +22,10 @@ use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Flag, Module, ModuleDisplay, Param};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-use mcnn_backends::RecordedSize;
+use mcnn_backends::{RecordedSize, StepCounter};
 
+use crate::PartitionMaskBackend;
 use crate::assignment::{Assignment, assign};
-use crate::{PartitionMaskBackend, StepCounter};
 
 /// Which partitions are dropped at phase `k` of a cycle.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]

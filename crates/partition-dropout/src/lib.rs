@@ -24,10 +24,9 @@ pub mod assignment;
 mod bernoulli;
 mod dropout;
 mod mask_op;
-mod step_counter;
 
 pub use assignment::{Assignment, assign};
 pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig};
 pub use dropout::{Mode, PartitionDropout, PartitionDropoutConfig, Scope};
 pub use mask_op::{PartitionMaskBackend, backward_passes, cube_launches};
-pub use step_counter::StepCounter;
+pub use mcnn_backends::StepCounter;

@@ -210,12 +210,10 @@ impl SampledConv2d {
         let rows = mcnn_backends::host_values(weight);
         let sampled =
             SampledWeights::sample(&rows, geometry.channels_out, geometry.taps(), config, layer)?;
-        let report = sampled.report(layer, &config.describe());
         let bias = conv.bias.as_ref().map(Param::val);
-        Ok((
-            Self::from_sampled(&sampled, &geometry, bias, &device),
-            report,
-        ))
+        let made = Self::from_sampled(&sampled, &geometry, bias, &device);
+        let report = sampled.report_with(layer, &config.describe(), &made.rows.layout);
+        Ok((made, report))
     }
 
     /// The layer of given sampled filters (`d_output` = output channels, `d_input` = taps per

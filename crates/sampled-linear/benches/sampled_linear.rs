@@ -6,10 +6,15 @@
 //!
 //! - `convert`: sampling a 4096 × 4096 layer (16.8 M weights), jittered per neuron at K = 0.5
 //!   (`SampledWeights::sample` on host rows), and the whole `SampledLinear::from_linear` with
-//!   the reads and layout changes; throughput in weights per second.
-//! - `infer_<backend>`: the MLP's first layer, 784 → 300, batch 256, dense against sampled at
-//!   K = 0.5 per neuron (about 42% non-zero weights, where E2's MLP keeps ≥ 97% of its
-//!   accuracy), forward only; weights from fixed seeds (normal, like a trained layer).
+//!   the reads, the layout change and the packing; throughput in weights per second.
+//! - `infer_<backend>`: the MLP's first layer, 784 → 300, batch 256, forward only: the dense
+//!   `Linear` against the sampled layer at several amounts K (the non-zero fraction is in the
+//!   name), with the sparse kernel (the fan-in op) and the dense one (a matrix product with
+//!   the materialised counts). Where the two kernels cross is `Kernel::DENSE_FROM`. Weights
+//!   from fixed seeds (normal, like a trained layer).
+//!
+//! After the runs it prints each sampled forward's time as a ratio to the dense layer's, on
+//! the same backend in the same run.
 
 use std::hint::black_box;
 
@@ -17,8 +22,11 @@ use burn::module::Module;
 use burn::nn::LinearConfig;
 use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, Throughput};
+use mcnn_backends::bench::criterion_mean_seconds;
 use mcnn_backends::{BackendKind, host_device, materialize};
-use sampled_linear::{Budget, SampledLinear, SampledWeights, SamplingConfig, output_major};
+use sampled_linear::{Budget, Kernel, SampledLinear, SampledWeights, SamplingConfig, output_major};
+
+const AMOUNTS: [f64; 6] = [0.05, 0.12, 0.25, 0.5, 1.0, 2.0];
 
 fn main() {
     let mut criterion = Criterion::default()
@@ -44,31 +52,59 @@ fn main() {
     });
     group.finish();
 
+    let mut ratios = Vec::new();
     for kind in BackendKind::compiled() {
         let device = kind.device();
         host.seed(2);
         let dense = materialize(LinearConfig::new(784, 300).init(&host));
-        let (sampled, report) = SampledLinear::from_linear(&dense, &config, "fc1").unwrap();
-        let dense = dense.fork(&device);
-        let sampled = sampled.fork(&device);
         let x = Tensor::<2>::random([256, 784], Distribution::Normal(0.0, 1.0), &device);
-        let mut group = criterion.benchmark_group(format!("infer_{kind}"));
+        let group_name = format!("infer_{kind}");
+        let mut group = criterion.benchmark_group(&group_name);
+        let on_device = dense.clone().fork(&device);
         group.bench_function("dense", |b| {
             b.iter(|| {
-                let y = dense.forward(x.clone());
+                let y = on_device.forward(x.clone());
                 device.sync().expect("sync");
                 y
             })
         });
-        let name = format!("sampled_{:.0}pct", 100.0 * report.nonzero_fraction());
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let y = sampled.forward(x.clone());
-                device.sync().expect("sync");
-                y
-            })
-        });
+        let mut names = Vec::new();
+        for k in AMOUNTS {
+            let config = SamplingConfig::new(Budget::Amount(k)).with_seed(3);
+            let (sampled, report) = SampledLinear::from_linear(&dense, &config, "fc1").unwrap();
+            for kernel in [Kernel::Sparse, Kernel::Dense] {
+                let layer = sampled.clone().with_kernel(kernel).fork(&device);
+                let _ = layer.forward(x.clone()); // the tensors of the kernel, made once
+                let name = format!(
+                    "{kernel:?}_K{k}_{:.1}pct",
+                    100.0 * report.nonzero_fraction()
+                )
+                .to_lowercase();
+                group.bench_function(&name, |b| {
+                    b.iter(|| {
+                        let y = layer.forward(x.clone());
+                        device.sync().expect("sync");
+                        y
+                    })
+                });
+                names.push(name);
+            }
+        }
         group.finish();
+        ratios.push((group_name, names));
     }
     criterion.final_summary();
+
+    println!("\nForward time as a ratio to the dense Linear (784 → 300, batch 256), this run:\n");
+    println!("| backend | sampled layer | ratio |\n|---|---|---|");
+    for (group, names) in ratios {
+        let Some(dense) = criterion_mean_seconds(&group, "dense") else {
+            continue;
+        };
+        for name in names {
+            if let Some(t) = criterion_mean_seconds(&group, &name) {
+                println!("| {group} | {name} | {:.3} |", t / dense);
+            }
+        }
+    }
 }

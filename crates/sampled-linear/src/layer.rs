@@ -54,9 +54,10 @@ pub enum Kernel {
 
 impl Kernel {
     /// The fraction of the inputs (of the widest row) from which [`Kernel::Auto`] takes the
-    /// dense kernel: where the fan-in op stops being faster than Burn's matrix product on the
-    /// CPU (`cargo bench -p sampled-linear --bench sampled_linear`, docs/RESULTS.md).
-    pub const DENSE_FROM: f64 = 0.3;
+    /// dense kernel: where the fan-in op stops being faster than Burn's matrix product on
+    /// flex (between 46% and 71% non-zero for a 784 → 300 layer at batch 256:
+    /// `cargo bench -p sampled-linear --bench sampled_linear`, docs/RESULTS.md).
+    pub const DENSE_FROM: f64 = 0.55;
 
     /// Whether this kernel runs the sparse op for rows of `k` non-zeros out of `d_input`.
     fn is_sparse(self, k: usize, d_input: usize) -> bool {
@@ -157,8 +158,9 @@ impl SampledLinear {
         let (rows, d_output, d_input) = output_major(&weight);
         let sampled = SampledWeights::sample(&rows, d_output, d_input, config, layer)?;
         let bias = linear.bias.as_ref().map(Param::val);
-        let report = sampled.report(layer, &config.describe());
-        Ok((Self::from_sampled(&sampled, bias, &device), report))
+        let made = Self::from_sampled(&sampled, bias, &device);
+        let report = sampled.report_with(layer, &config.describe(), &made.rows.layout);
+        Ok((made, report))
     }
 
     /// The layer of given sampled weights, with an optional `bias` of shape `[d_output]`.

@@ -97,28 +97,60 @@ impl SparseRows {
     /// # Panics
     /// If `q.len() != d_output · d_input`, or `d_input` is above `u32::MAX`.
     pub fn from_dense(q: &[i32], d_output: usize, d_input: usize) -> Self {
+        use rayon::prelude::*;
         assert_eq!(q.len(), d_output * d_input, "SparseRows: shape");
         assert!(
             d_input <= u32::MAX as usize,
             "SparseRows: d_input above u32"
         );
-        let mut rows = Self {
-            starts: Vec::with_capacity(d_output + 1),
-            ..Self::default()
-        };
-        rows.starts.push(0);
-        for row in q.chunks(d_input.max(1)).take(d_output) {
-            for (j, &v) in row.iter().enumerate() {
-                if v != 0 {
-                    rows.columns.push(j as u32);
-                    rows.q.push(v);
-                }
-            }
-            rows.starts.push(rows.columns.len());
+        if d_input == 0 {
+            return Self {
+                starts: vec![0; d_output + 1],
+                ..Self::default()
+            };
         }
-        // d_input = 0: no chunks, every row empty.
-        rows.starts.resize(d_output + 1, 0);
-        rows
+        let lengths: Vec<usize> = q
+            .par_chunks(d_input)
+            .map(|row| row.iter().filter(|&&v| v != 0).count())
+            .collect();
+        let mut starts = Vec::with_capacity(d_output + 1);
+        starts.push(0);
+        for length in &lengths {
+            starts.push(starts.last().expect("one start") + length);
+        }
+        let nonzeros = starts[d_output];
+        let mut columns = vec![0u32; nonzeros];
+        let mut values = vec![0i32; nonzeros];
+        // Rows in parallel, each into its own slices.
+        let mut column_rows = Vec::with_capacity(d_output);
+        let mut value_rows = Vec::with_capacity(d_output);
+        let (mut column_rest, mut value_rest) = (&mut columns[..], &mut values[..]);
+        for &length in &lengths {
+            let (c, rest) = column_rest.split_at_mut(length);
+            let (v, vrest) = value_rest.split_at_mut(length);
+            column_rows.push(c);
+            value_rows.push(v);
+            (column_rest, value_rest) = (rest, vrest);
+        }
+        q.par_chunks(d_input)
+            .zip(column_rows.into_par_iter().zip(value_rows))
+            .for_each(|(row, (columns, values))| {
+                // Branch-free on the counts (random signs and zeros defeat a predictor): each
+                // entry is written at the cursor, which moves on past non-zeros only; a zero
+                // after the row's last non-zero falls off the end.
+                let mut at = 0;
+                for (j, &v) in row.iter().enumerate() {
+                    if let (Some(c), Some(q)) = (columns.get_mut(at), values.get_mut(at)) {
+                        (*c, *q) = (j as u32, v);
+                    }
+                    at += (v != 0) as usize;
+                }
+            });
+        Self {
+            starts,
+            columns,
+            q: values,
+        }
     }
 
     /// The number of rows.
@@ -210,6 +242,7 @@ pub fn pack(rows: &SparseRows, d_input: usize) -> (PackedLayout, Vec<u32>) {
     let (d_output, columns, value_bits) = (layout.d_output, layout.columns, layout.value_bits);
     let length_bits = layout.length_bits;
     let mut writer = BitWriter::default();
+    let mut bitmap: Vec<u64> = Vec::new();
     if columns != ColumnCoding::Bitmap {
         for o in 0..d_output {
             writer.put((rows.starts[o + 1] - rows.starts[o]) as u64, length_bits);
@@ -223,10 +256,14 @@ pub fn pack(rows: &SparseRows, d_input: usize) -> (PackedLayout, Vec<u32>) {
         );
         match columns {
             ColumnCoding::Bitmap => {
-                let mut next = row.iter().peekable();
-                for j in 0..d_input as u32 {
-                    let hit = next.next_if_eq(&&j).is_some();
-                    writer.put(hit as u64, 1);
+                // The row's bits 64 at a time.
+                bitmap.clear();
+                bitmap.resize(d_input.div_ceil(64), 0);
+                for &j in row {
+                    bitmap[j as usize / 64] |= 1 << (j % 64);
+                }
+                for (w, &word) in bitmap.iter().enumerate() {
+                    writer.put(word, (d_input - 64 * w).min(64) as u32);
                 }
             }
             ColumnCoding::Indices { bits } => row.iter().for_each(|&j| writer.put(j as u64, bits)),
@@ -255,25 +292,43 @@ fn gaps(row: &[u32]) -> impl Iterator<Item = u64> + '_ {
 }
 
 /// The Rice parameter that codes the gaps of all rows in the fewest bits, and those bits:
-/// the exact count for the parameters around the one a geometric distribution of the mean
-/// gap calls for (`⌊log2(mean · ln 2)⌋`); `None` without non-zeros, or when each of them
-/// needs a run of more than 63 ones for some gap.
+/// the exact count for every parameter from one histogram of the gaps; `None` without
+/// non-zeros, or when each parameter needs a run of more than 63 ones for some gap.
 fn best_rice(rows: &SparseRows) -> Option<(u32, u64)> {
-    let all =
-        || (0..rows.rows()).flat_map(|o| gaps(&rows.columns[rows.starts[o]..rows.starts[o + 1]]));
-    let n = rows.q.len() as u64;
-    if n == 0 {
+    if rows.q.is_empty() {
         return None;
     }
-    let mean = all().sum::<u64>() as f64 / n as f64;
-    let centre = (mean * std::f64::consts::LN_2).max(1.0).log2().floor() as u32;
-    (centre.saturating_sub(1)..=(centre + 2).min(31))
-        .filter_map(|r| {
-            all()
-                .try_fold(0u64, |total, gap| {
-                    (gap >> r <= 63).then(|| total + (gap >> r) + 1 + r as u64)
-                })
-                .map(|bits| (r, bits))
+    // Gaps below 2^16 by value; the (rare) larger ones listed.
+    let mut histogram = vec![0u64; 1 << 16];
+    let mut large = Vec::new();
+    for o in 0..rows.rows() {
+        for gap in gaps(&rows.columns[rows.starts[o]..rows.starts[o + 1]]) {
+            match histogram.get_mut(gap as usize) {
+                Some(count) => *count += 1,
+                None => large.push(gap),
+            }
+        }
+    }
+    let n = rows.q.len() as u64;
+    (0..32u32)
+        .filter(|&r| {
+            let longest = large
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0)
+                .max(histogram.iter().rposition(|&c| c > 0).unwrap_or(0) as u64);
+            longest >> r <= 63
+        })
+        .map(|r| {
+            let unary: u64 = histogram
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(gap, c)| c * ((gap as u64) >> r))
+                .sum::<u64>()
+                + large.iter().map(|gap| gap >> r).sum::<u64>();
+            (r, unary + n * (1 + r as u64))
         })
         .min_by_key(|&(_, bits)| bits)
 }

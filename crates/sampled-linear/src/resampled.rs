@@ -16,13 +16,11 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use mcnn_backends::StepCounter;
 use mcnn_fan_in::{fan_in, pack_rows};
 
 use crate::config::SamplingConfig;
@@ -55,8 +53,9 @@ pub struct ResampledLinearConfig {
 /// expectation. Mordido, Van Keirsbilck and Keller (arXiv:1905.12253) and the slides'
 /// relation to DropConnect; section 2 of the project's `algorithms.md`.
 ///
-/// Step `s` (counted per layer, shared by clones, not saved) samples with the seed
-/// `sampling.seed + s`. Each training step reads the weights back to the host to sample them.
+/// Step `s` (counted per layer, shared by clones, saved with the record) samples with the seed
+/// `sampling.seed + s`, so a training resumed from a checkpoint draws what it would have
+/// drawn. Each training step reads the weights back to the host to sample them.
 #[derive(Module, Debug)]
 pub struct ResampledLinear {
     /// The float weights and bias that training updates (Burn's layout, `[d_input, d_output]`).
@@ -64,8 +63,8 @@ pub struct ResampledLinear {
     /// How each training step samples the weights.
     #[module(skip)]
     pub sampling: SamplingConfig,
-    #[module(skip)]
-    steps: Arc<AtomicU64>,
+    /// Training steps so far (recorded).
+    pub step: StepCounter,
 }
 
 impl ResampledLinearConfig {
@@ -93,7 +92,7 @@ impl ResampledLinear {
         Self {
             linear,
             sampling,
-            steps: Arc::default(),
+            step: StepCounter::default(),
         }
     }
 
@@ -106,7 +105,7 @@ impl ResampledLinear {
         if !input.device().is_autodiff() {
             return self.linear.forward(input);
         }
-        let step = self.steps.fetch_add(1, Ordering::Relaxed);
+        let step = self.step.advance();
         let (indices, factors) = self.sample(step);
         // The live weights at the sampled entries: autodiff sends the gradient to them alone.
         let selected = self
@@ -125,7 +124,7 @@ impl ResampledLinear {
 
     /// Training steps so far.
     pub fn steps(&self) -> u64 {
-        self.steps.load(Ordering::Relaxed)
+        self.step.get()
     }
 
     /// The sampled entries of step `step` and their factors `f = scale · q / w`, both

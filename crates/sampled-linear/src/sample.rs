@@ -113,6 +113,11 @@ impl SampledWeights {
 
     /// What sampling made of the layer; `method` says how it was sampled.
     pub fn report(&self, layer: &str, method: &str) -> LayerReport {
+        self.report_with(layer, method, &self.packed_layout())
+    }
+
+    /// [`report`](Self::report) given the layout of the compact form (already made).
+    pub fn report_with(&self, layer: &str, method: &str, packed: &PackedLayout) -> LayerReport {
         let max_abs_q = self.max_abs_q();
         let (scale_min, scale_max) = self
             .scales
@@ -126,11 +131,11 @@ impl SampledWeights {
             d_input: self.d_input,
             d_output: self.d_output,
             samples_per_group: Some(self.samples_per_group),
-            nonzero: self.q.iter().filter(|&&q| q != 0).count(),
+            nonzero: packed.nonzeros,
             max_abs_q: Some(max_abs_q),
             bits: LayerReport::signed_bits(max_abs_q),
             scales: Some((scale_min, scale_max)),
-            stored_bits: Some(self.packed_layout().bits),
+            stored_bits: Some(packed.bits),
         }
     }
 

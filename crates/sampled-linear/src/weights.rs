@@ -7,12 +7,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 /// rows: returns `(rows, d_output, d_input)` with `rows[o · d_input + j] = weight[j, o]`.
 pub fn output_major(weight: &Tensor<2>) -> (Vec<f32>, usize, usize) {
     let [d_input, d_output] = weight.dims();
-    let values = weight
-        .to_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 after convert");
-    let rows = transpose(&values, d_input, d_output);
+    // The backend's own transpose, read back once: cheaper than a copy and a host transpose.
+    let data = weight.clone().transpose().into_data().convert::<f32>();
+    let rows = data.into_vec::<f32>().expect("f32 after convert");
     (rows, d_output, d_input)
 }
 

@@ -149,3 +149,27 @@ fn a_zero_budget_is_refused_at_init() {
     ResampledLinearConfig::new(4, 2, SamplingConfig::new(Budget::PerNeuron(0)))
         .init(&host_device());
 }
+
+/// The step is recorded: a layer loaded from a checkpoint taken after two steps draws the
+/// samples of step 2 next, as the original does.
+#[test]
+fn the_step_is_saved_and_training_resumes_with_the_next_samples() {
+    use burn::module::Module;
+    let host = host_device();
+    host.seed(3);
+    let config = ResampledLinearConfig::new(10, 4, SamplingConfig::new(Budget::Amount(0.5)));
+    let layer = config.init(&host);
+    let ad = host.clone().autodiff();
+    let trained = layer.fork(&ad);
+    let x = Tensor::<2>::random([2, 10], Distribution::Normal(0.0, 1.0), &ad);
+    for _ in 0..2 {
+        let _ = trained.forward(x.clone());
+    }
+    let record = trained.clone().into_record();
+    let resumed = config.init(&host).load_record(record).fork(&ad);
+    assert_eq!(resumed.steps(), 2);
+    values(resumed.forward(x.clone()))
+        .iter()
+        .zip(values(trained.forward(x)))
+        .for_each(|(a, b)| assert_eq!(*a, b));
+}
