@@ -34,8 +34,8 @@ use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, MlpConfig};
 use mcnn::sampled_conv::apply_baseline_model;
 use mcnn::sampled_linear::{
-    Baseline, Budget, CompactLayout, CompressionPlan, Granularity, LayerReport, LayerSelection,
-    SamplingConfig, compress, compressible_layers,
+    Baseline, Budget, CompactLayout, CompressionPlan, Granularity, Kernel, LayerReport,
+    LayerSelection, SamplingConfig, compress, compressible_layers,
 };
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
@@ -45,6 +45,23 @@ enum ModelKind {
     Mlp,
     /// LeNet-5 (its convolutions and linear layers).
     Lenet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KernelChoice {
+    Auto,
+    Sparse,
+    Dense,
+}
+
+impl KernelChoice {
+    fn kernel(self) -> Kernel {
+        match self {
+            Self::Auto => Kernel::Auto,
+            Self::Sparse => Kernel::Sparse,
+            Self::Dense => Kernel::Dense,
+        }
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -82,6 +99,9 @@ struct Args {
     /// Also measure Burn's Q8S / Q4S and magnitude pruning.
     #[arg(long)]
     compare: bool,
+    /// The sampled layers' forward kernel: auto (by density and size), sparse, dense.
+    #[arg(long, value_enum, default_value = "auto")]
+    kernel: KernelChoice,
     #[arg(long)]
     backend: Option<String>,
     #[arg(long)]
@@ -163,12 +183,20 @@ fn with_model<M: ImageClassifier>(args: &Args, build: impl Fn(&Device) -> M) -> 
             args.layers, args.model
         ));
     }
+    // The kernel is configuration: set in the layout, it reaches every sampled layer.
+    let mut layout = CompactLayout::of(&compact);
+    for entry in &mut layout.layers {
+        entry.config["kernel"] = serde_json::to_value(args.kernel.kernel()).expect("serializes");
+    }
+    let compact = layout
+        .apply(build(&device))?
+        .load_record(compact.into_record());
     let compact_path = dir.join("compact.bpk");
     compact
         .clone()
         .save_file(&compact_path)
         .map_err(|e| e.to_string())?;
-    CompactLayout::of(&compact).save(dir.join("layout.json"))?;
+    layout.save(dir.join("layout.json"))?;
     let compact_accuracy = accuracy(&compact, &data, &device);
     write_outputs(
         &dir.join("probe_outputs.bin"),
@@ -217,6 +245,7 @@ fn with_model<M: ImageClassifier>(args: &Args, build: impl Fn(&Device) -> M) -> 
     let json = serde_json::json!({
         "experiment": "compress", "model": model_name(args), "backend": kind.to_string(),
         "amount": args.amount, "layers": args.layers.name(), "seed": args.seed,
+        "kernel": format!("{:?}", args.kernel).to_lowercase(),
         "dense_bytes": dense_bytes, "compact_bytes": compact_bytes,
         "dense_accuracy": dense_accuracy, "compact_accuracy": compact_accuracy,
         "reloaded_accuracy": child.accuracy, "reloaded_identical": child.identical,

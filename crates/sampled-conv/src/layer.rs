@@ -285,8 +285,8 @@ impl SampledConv2d {
     /// On an input of other channels or smaller than the dilated kernel, and on a layer built
     /// from its configuration that has not loaded its record.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let taps = self.geometry.taps();
-        let output = match self.kernel_is_sparse(taps) {
+        let (taps, filters) = (self.geometry.taps(), self.geometry.channels_out);
+        let output = match self.kernel.is_sparse(self.fan_in(), taps, filters) {
             true => self.forward_sparse(input),
             false => {
                 let (input, _) = self.padded(input);
@@ -299,14 +299,6 @@ impl SampledConv2d {
         match &self.bias {
             Some(bias) => output + bias.val().reshape([1, -1, 1, 1]),
             None => output,
-        }
-    }
-
-    fn kernel_is_sparse(&self, taps: usize) -> bool {
-        match self.kernel {
-            Kernel::Auto => (self.fan_in() as f64) < Kernel::DENSE_FROM * taps as f64,
-            Kernel::Sparse => true,
-            Kernel::Dense => false,
         }
     }
 

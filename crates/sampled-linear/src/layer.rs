@@ -42,8 +42,9 @@ use crate::weights::output_major;
 /// Which kernel a sampled layer's forward runs.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// By density: the dense kernel when the widest row keeps at least
-    /// [`DENSE_FROM`](Kernel::DENSE_FROM) of the inputs, else the sparse one.
+    /// By density and size: the dense kernel when the widest row keeps at least
+    /// [`DENSE_FROM`](Kernel::DENSE_FROM) of the inputs or the layer has fewer than
+    /// [`SPARSE_FROM_WEIGHTS`](Kernel::SPARSE_FROM_WEIGHTS) weights, else the sparse one.
     Auto,
     /// The fan-in op over the stored non-zeros: a cost proportional to `batch · d_output · k`.
     Sparse,
@@ -54,15 +55,27 @@ pub enum Kernel {
 
 impl Kernel {
     /// The fraction of the inputs (of the widest row) from which [`Kernel::Auto`] takes the
-    /// dense kernel: where the fan-in op stops being faster than Burn's matrix product on
-    /// flex (between 46% and 71% non-zero for a 784 → 300 layer at batch 256:
-    /// `cargo bench -p sampled-linear --bench sampled_linear`, docs/RESULTS.md).
-    pub const DENSE_FROM: f64 = 0.55;
+    /// dense kernel: where the fan-in op, which computes every row at the widest row's `k`,
+    /// stops being faster than Burn's matrix product on flex. For a 784 → 300 layer at batch
+    /// 256 the sparse kernel costs 0.58 of the dense one at 25% non-zero and 0.95 at 46%
+    /// (random weights, `cargo bench -p sampled-linear --bench sampled_linear`); the trained
+    /// MLP's rows are more uneven, and at 42% non-zero its widest rows make it 1.2× (docs/RESULTS.md).
+    pub const DENSE_FROM: f64 = 0.45;
 
-    /// Whether this kernel runs the sparse op for rows of `k` non-zeros out of `d_input`.
-    fn is_sparse(self, k: usize, d_input: usize) -> bool {
+    /// The number of weights below which [`Kernel::Auto`] takes the dense kernel whatever the
+    /// density: the fan-in op's fixed cost per call (transposes into and out of its layout,
+    /// thread wake-ups) outweighs a small product (a 300 → 10 output layer is 1.3× slower
+    /// sparse at 42% non-zero in `compress_mnist`).
+    pub const SPARSE_FROM_WEIGHTS: usize = 65_536;
+
+    /// Whether this kernel runs the sparse op for `rows` rows of `k` non-zeros (the widest)
+    /// out of `d_input`.
+    pub fn is_sparse(self, k: usize, d_input: usize, rows: usize) -> bool {
         match self {
-            Self::Auto => (k as f64) < Self::DENSE_FROM * d_input as f64,
+            Self::Auto => {
+                (k as f64) < Self::DENSE_FROM * d_input as f64
+                    && d_input * rows >= Self::SPARSE_FROM_WEIGHTS
+            }
             Self::Sparse => true,
             Self::Dense => false,
         }
@@ -222,7 +235,10 @@ impl SampledLinear {
             self.d_input()
         );
         let device = input.device();
-        let output = match self.kernel.is_sparse(self.fan_in(), d_input) {
+        let sparse = self
+            .kernel
+            .is_sparse(self.fan_in(), d_input, self.d_output());
+        let output = match sparse {
             true => {
                 let (indices, counts) = self.rows.tensors(Form::Padded, &device, |_| 0);
                 fan_in(input, counts, indices.expect("padded form"), None)

@@ -9,7 +9,7 @@ pub fn output_major(weight: &Tensor<2>) -> (Vec<f32>, usize, usize) {
     let [d_input, d_output] = weight.dims();
     // The backend's own transpose, read back once: cheaper than a copy and a host transpose.
     let data = weight.clone().transpose().into_data().convert::<f32>();
-    let rows = data.into_vec::<f32>().expect("f32 after convert");
+    let rows = data.try_into_vec::<f32>().expect("f32 after convert");
     (rows, d_output, d_input)
 }
 
