@@ -9,7 +9,8 @@ use mcnn_fan_in::random_indices;
 use crate::config::Granularity;
 use crate::error::{SampledLinearError, check_finite};
 use crate::mapper::{LayerKind, map_weights};
-use crate::report::LayerReport;
+use crate::packed::{SparseRows, layout};
+use crate::report::{LayerReport, WeightStats};
 
 /// A baseline compression of a layer's weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,6 +39,18 @@ pub enum Baseline {
         /// Bits per weight, in `2..=16`.
         bits: u32,
     },
+    /// Pruning then quantization, without retraining (the first two stages of Han, Mao and
+    /// Dally's *Deep Compression*): per neuron, the largest `keep` fraction of the weights kept,
+    /// then rounded to signed `bits`-bit integers times one scale per neuron
+    /// (`s = max|w| / (2^(bits−1) − 1)`); survivors that round to 0 are dropped. Integers times
+    /// scales, like a sampled layer: stored in the same compact format, so the two compare at
+    /// equal bytes ([`LayerReport::stored_bits`]).
+    PruneQuantize {
+        /// The fraction of each neuron's weights kept, in `(0, 1]`.
+        keep: f64,
+        /// Bits of the integers, in `2..=16`.
+        bits: u32,
+    },
 }
 
 impl Baseline {
@@ -50,6 +63,7 @@ impl Baseline {
             Self::Random { .. } => "random per neuron".into(),
             Self::Ternary => "TWN ternary".into(),
             Self::Uniform { bits } => format!("uniform {bits}-bit"),
+            Self::PruneQuantize { bits, .. } => format!("magnitude + {bits}-bit per neuron"),
         }
     }
 
@@ -60,7 +74,9 @@ impl Baseline {
     /// outside `2..=16`.
     pub fn check(&self) -> Result<(), SampledLinearError> {
         match *self {
-            Self::Magnitude { keep, .. } | Self::Random { keep, .. }
+            Self::Magnitude { keep, .. }
+            | Self::Random { keep, .. }
+            | Self::PruneQuantize { keep, .. }
                 if !(keep > 0.0 && keep <= 1.0) =>
             {
                 Err(SampledLinearError::config(
@@ -69,7 +85,9 @@ impl Baseline {
                     "a fraction in (0, 1]",
                 ))
             }
-            Self::Uniform { bits } if !(2..=16).contains(&bits) => {
+            Self::Uniform { bits } | Self::PruneQuantize { bits, .. }
+                if !(2..=16).contains(&bits) =>
+            {
                 Err(SampledLinearError::config("bits", bits, "2..=16"))
             }
             _ => Ok(()),
@@ -102,6 +120,7 @@ impl Baseline {
             bits: 32,
             scales: None,
             stored_bits: None,
+            stats: None,
         };
         match *self {
             Self::Magnitude { keep, granularity } => match granularity {
@@ -138,6 +157,9 @@ impl Baseline {
                 report.bits = 2;
                 report.scales = Some((alpha, alpha));
             }
+            Self::PruneQuantize { keep, bits } => {
+                Self::prune_quantize(&mut out, rows, (keep, bits), d_input, &mut report)
+            }
             Self::Uniform { bits } => {
                 let levels = ((1u32 << (bits - 1)) - 1) as f32;
                 let max_abs = rows.iter().fold(0.0f32, |m, w| m.max(w.abs()));
@@ -157,6 +179,40 @@ impl Baseline {
         }
         report.nonzero = out.iter().filter(|&&w| w != 0.0).count();
         Ok((out, report))
+    }
+
+    /// [`PruneQuantize`](Self::PruneQuantize) of `out` (a copy of the rows) in place; fills
+    /// the report's integer fields.
+    fn prune_quantize(
+        out: &mut [f32],
+        rows: &[f32],
+        (keep, bits): (f64, u32),
+        d_input: usize,
+        report: &mut LayerReport,
+    ) {
+        let levels = ((1u32 << (bits - 1)) - 1) as f32;
+        let mut q = vec![0i32; out.len()];
+        let mut scales = Vec::with_capacity(report.d_output);
+        for (row, q_row) in out.chunks_mut(d_input).zip(q.chunks_mut(d_input)) {
+            keep_largest(row, kept(keep, d_input));
+            let scale = row.iter().fold(0.0f32, |m, w| m.max(w.abs())) / levels;
+            if scale > 0.0 {
+                for (w, q) in row.iter_mut().zip(q_row.iter_mut()) {
+                    *q = (*w / scale).round() as i32;
+                    *w = scale * *q as f32;
+                }
+            }
+            scales.push(scale);
+        }
+        let max_abs_q = q.iter().map(|q| q.unsigned_abs()).max().unwrap_or(0);
+        let sparse = SparseRows::from_dense(&q, report.d_output, d_input);
+        report.max_abs_q = Some(max_abs_q);
+        report.bits = LayerReport::signed_bits(max_abs_q);
+        report.scales = Some(scales.iter().fold((f32::INFINITY, 0.0f32), |(lo, hi), &s| {
+            (lo.min(s), hi.max(s))
+        }));
+        report.stored_bits = Some(layout(&sparse, d_input).bits);
+        report.stats = Some(WeightStats::of(rows, d_input, 1, out));
     }
 }
 
@@ -287,6 +343,23 @@ mod tests {
             .collect();
         assert_eq!(out, expected);
         assert_eq!((report.max_abs_q, report.bits), (Some(3), 3));
+    }
+
+    #[test]
+    fn prune_then_quantize_by_hand() {
+        // Keep 2 of 4 per neuron: (−0.8, 0.3) and (1.0, −0.4). With 2 bits (levels ±1) the
+        // scales are 0.8 and 1.0 and 0.3, −0.4 round to 0: one weight left per neuron.
+        let (out, report) = run(Baseline::PruneQuantize { keep: 0.5, bits: 2 });
+        assert_eq!(out, vec![0.0, -0.8, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!((report.nonzero, report.max_abs_q), (2, Some(1)));
+        let q = SparseRows::from_dense(&[0, -1, 0, 0, 1, 0, 0, 0], 2, 4);
+        assert_eq!(report.stored_bits, Some(layout(&q, 4).bits));
+        // 3 bits (levels ±3): −0.8 → −3 · 0.8/3, 0.3 → 1 · 0.8/3; 1.0 → 3 · 1/3, −0.4 → −1/3.
+        let (out, report) = run(Baseline::PruneQuantize { keep: 0.5, bits: 3 });
+        let (a, b) = (0.8f32 / 3.0, 1.0f32 / 3.0);
+        assert_eq!(out, vec![0.0, -3.0 * a, a, 0.0, 3.0 * b, 0.0, -b, 0.0]);
+        assert_eq!((report.nonzero, report.bits), (4, 3));
+        assert!(report.stats.unwrap().relative_error > 0.0);
     }
 
     #[test]

@@ -40,16 +40,23 @@ pub enum SamplingScheme {
     Iid,
     /// The van der Corput sequence with a random rotation.
     LowDiscrepancy,
+    /// Threshold sampling (`mcnn_sequences::threshold`): the weights above a threshold `τ`
+    /// kept (stochastically rounded to multiples of `τ`), the tail kept with probability
+    /// `|w|/τ`; `N` is then the expected number of non-zeros, not of samples. Unbiased, and
+    /// the least variance for its non-zeros.
+    Threshold,
 }
 
 impl SamplingScheme {
-    /// The sampler of `mcnn-sequences` behind this scheme.
-    pub fn scheme(self) -> Scheme {
+    /// The sampler of `mcnn-sequences` behind this scheme; `None` for
+    /// [`Threshold`](Self::Threshold), which is not a way of placing `N` samples.
+    pub fn scheme(self) -> Option<Scheme> {
         match self {
-            Self::Jittered => Scheme::Jittered,
-            Self::Systematic => Scheme::Systematic,
-            Self::Iid => Scheme::Iid,
-            Self::LowDiscrepancy => Scheme::LowDiscrepancy,
+            Self::Jittered => Some(Scheme::Jittered),
+            Self::Systematic => Some(Scheme::Systematic),
+            Self::Iid => Some(Scheme::Iid),
+            Self::LowDiscrepancy => Some(Scheme::LowDiscrepancy),
+            Self::Threshold => None,
         }
     }
 }
@@ -138,6 +145,7 @@ impl SamplingConfig {
             SamplingScheme::Systematic => "systematic",
             SamplingScheme::Iid => "iid",
             SamplingScheme::LowDiscrepancy => "low-discrepancy",
+            SamplingScheme::Threshold => "threshold",
         };
         let budget = match self.budget {
             Budget::Amount(k) => format!("K = {k}"),

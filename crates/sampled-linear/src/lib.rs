@@ -57,7 +57,7 @@ pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
 pub use mapper::{LayerKind, map_linear_weights, map_weights, sample_linears, sample_weights};
-pub use report::LayerReport;
+pub use report::{LayerReport, WeightStats};
 pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;
 pub use weights::{input_major_tensor, output_major};

@@ -2,6 +2,65 @@
 
 use std::fmt::Write as _;
 
+/// Statistics of a layer's weights that predict its sampling error, and the error measured.
+///
+/// For `N` independent samples from a group of `n` weights, the expected squared error of the
+/// estimate relative to the weights' is `E‖ŵ − w‖² / ‖w‖² = (n ρ − 1) / N ≈ ρ / K` with
+/// `ρ = (E|w|)² / E[w²]` (1 when all `|w|` are equal, small for heavy tails): the flatter a
+/// row, the more samples it needs. Stratified (jittered) and threshold sampling do better.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightStats {
+    /// `ρ = (E|w|)² / E[w²]` of the sampled groups (rows, or the layer), averaged.
+    pub rho: f64,
+    /// `E[w⁴] / E[w²]²` over the layer (3 for Gaussian weights).
+    pub kurtosis: f64,
+    /// `‖ŵ − w‖² / ‖w‖²` of this layer's estimate (or baseline).
+    pub relative_error: f64,
+    /// `(n ρ − 1) / N` averaged over the groups: what independent sampling would give.
+    pub predicted_iid_error: f64,
+}
+
+impl WeightStats {
+    /// The statistics of output-major `rows` (`[groups, n]`: the rows, or one row for the
+    /// layer) sampled with `samples` per group, and of the estimate `estimate`.
+    pub fn of(rows: &[f32], n: usize, samples: usize, estimate: &[f32]) -> Self {
+        let (mut rho, mut predicted, mut groups) = (0.0, 0.0, 0usize);
+        for row in rows.chunks(n) {
+            let (abs, square) = row.iter().fold((0.0f64, 0.0f64), |(a, s), &w| {
+                let w = f64::from(w);
+                (a + w.abs(), s + w * w)
+            });
+            if square > 0.0 {
+                let group_rho = abs * abs / (n as f64 * square);
+                rho += group_rho;
+                predicted += (n as f64 * group_rho - 1.0) / samples as f64;
+                groups += 1;
+            }
+        }
+        let (m2, m4) = rows.iter().fold((0.0f64, 0.0f64), |(m2, m4), &w| {
+            let w2 = f64::from(w) * f64::from(w);
+            (m2 + w2, m4 + w2 * w2)
+        });
+        let error: f64 = rows
+            .iter()
+            .zip(estimate)
+            .map(|(&w, &e)| (f64::from(e) - f64::from(w)).powi(2))
+            .sum();
+        let len = rows.len().max(1) as f64;
+        let groups = groups.max(1) as f64;
+        Self {
+            rho: rho / groups,
+            kurtosis: if m2 > 0.0 {
+                (m4 / len) / (m2 / len).powi(2)
+            } else {
+                0.0
+            },
+            relative_error: if m2 > 0.0 { error / m2 } else { 0.0 },
+            predicted_iid_error: predicted / groups,
+        }
+    }
+}
+
 /// What sampling, or a baseline, made of one layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerReport {
@@ -27,6 +86,9 @@ pub struct LayerReport {
     /// Bits of the compact form's packed counts and columns ([`crate::packed`]), for the
     /// sampled methods; the scales and the bias add 32 bits per neuron each.
     pub stored_bits: Option<u64>,
+    /// The weights' statistics and the estimate's error, for the sampled methods and the
+    /// integer baselines.
+    pub stats: Option<WeightStats>,
 }
 
 impl LayerReport {
@@ -88,6 +150,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn weight_stats_by_hand() {
+        // A row of equal magnitudes: ρ = 1; a row (1, 0, 0, 0): ρ = 1/4, (nρ − 1)/N = 0.
+        let stats = WeightStats::of(&[1.0, -1.0, 1.0, -1.0], 4, 2, &[1.0, -1.0, 1.0, 0.0]);
+        assert_eq!(stats.rho, 1.0);
+        assert_eq!(stats.kurtosis, 1.0);
+        assert_eq!(stats.relative_error, 0.25);
+        assert_eq!(stats.predicted_iid_error, 1.5);
+        let spike = WeightStats::of(&[2.0, 0.0, 0.0, 0.0], 4, 3, &[2.0, 0.0, 0.0, 0.0]);
+        assert_eq!((spike.rho, spike.predicted_iid_error), (0.25, 0.0));
+        assert_eq!(spike.kurtosis, 4.0);
+    }
+
+    #[test]
     fn signed_bits_by_hand() {
         let expected = [(0, 0), (1, 2), (2, 3), (3, 3), (4, 4), (7, 4), (8, 5)];
         for (max_abs, bits) in expected {
@@ -112,6 +187,7 @@ mod tests {
             bits: 2,
             scales: Some((0.5, 0.5)),
             stored_bits: Some(14),
+            stats: None,
         };
         assert_eq!(report.nonzero_fraction(), 0.25);
         assert!(report.is_ternary());

@@ -1,12 +1,14 @@
 //! Sampling the weights of one layer: signed integer counts and one scale per group.
 
 use mcnn_sequences::SamplingError;
+use mcnn_sequences::counter_hash::CounterHash;
 use mcnn_sequences::counts::{row_counts, sample_counts};
+use mcnn_sequences::threshold::{self, threshold_counts};
 
 use crate::config::{Granularity, SamplingConfig};
 use crate::error::{SampledLinearError, check_finite};
 use crate::packed::{PackedLayout, SparseRows, layout};
-use crate::report::LayerReport;
+use crate::report::{LayerReport, WeightStats};
 
 /// The sampled weights of one layer, output-major (`[d_output, d_input]`, the transpose of
 /// Burn's `Linear` weight): `w[o, j] ≈ scales[o] · q[o, j]`.
@@ -23,6 +25,8 @@ pub struct SampledWeights {
     pub d_input: usize,
     /// Samples `N` per group (per neuron, or for the whole layer).
     pub samples_per_group: usize,
+    /// The original weights' statistics and the estimate's error.
+    pub stats: WeightStats,
 }
 
 impl SampledWeights {
@@ -51,14 +55,13 @@ impl SampledWeights {
         );
         config.check()?;
         let samples_per_group = config.samples(d_input, d_output)?;
-        let scheme = config.scheme.scheme();
         check_finite(rows, d_input, layer)?;
         let in_layer = |source: SamplingError| SampledLinearError::Sampling {
             layer: layer.to_string(),
             source,
         };
-        let (q, scales) = match config.granularity {
-            Granularity::PerNeuron => {
+        let (q, scales) = match (config.scheme.scheme(), config.granularity) {
+            (Some(scheme), Granularity::PerNeuron) => {
                 let counts = row_counts(
                     rows,
                     d_output,
@@ -71,9 +74,27 @@ impl SampledWeights {
                 let scales = counts.summaries.iter().map(|s| s.scale).collect();
                 (counts.q, scales)
             }
-            Granularity::PerLayer => {
+            (Some(scheme), Granularity::PerLayer) => {
                 let counts = sample_counts(rows, samples_per_group, scheme, config.seed)
                     .map_err(in_layer)?;
+                (counts.q, vec![counts.summary.scale; d_output])
+            }
+            (None, Granularity::PerNeuron) => {
+                // Row r draws from its own stream, as the schemes' rows do.
+                let root = CounterHash::from_seed(config.seed).derive(threshold::STREAM_ID);
+                let mut q = Vec::with_capacity(rows.len());
+                let mut scales = Vec::with_capacity(d_output);
+                for (r, row) in rows.chunks(d_input).enumerate() {
+                    let counts = threshold_counts(row, samples_per_group, root.derive(r as u32))
+                        .map_err(|e| in_layer(e.in_row(r, d_input)))?;
+                    q.extend(counts.q);
+                    scales.push(counts.summary.scale);
+                }
+                (q, scales)
+            }
+            (None, Granularity::PerLayer) => {
+                let stream = CounterHash::from_seed(config.seed).derive(threshold::STREAM_ID);
+                let counts = threshold_counts(rows, samples_per_group, stream).map_err(in_layer)?;
                 (counts.q, vec![counts.summary.scale; d_output])
             }
         };
@@ -88,13 +109,20 @@ impl SampledWeights {
                 });
             }
         }
-        Ok(Self {
+        let mut sampled = Self {
             q,
             scales,
             d_output,
             d_input,
             samples_per_group,
-        })
+            stats: WeightStats::of(&[], 1, 1, &[]),
+        };
+        let group = match config.granularity {
+            Granularity::PerNeuron => d_input,
+            Granularity::PerLayer => rows.len(),
+        };
+        sampled.stats = WeightStats::of(rows, group, samples_per_group, &sampled.dequantize());
+        Ok(sampled)
     }
 
     /// The estimate `scales[o] · q[o, j]`, output-major `[d_output, d_input]`.
@@ -136,6 +164,7 @@ impl SampledWeights {
             bits: LayerReport::signed_bits(max_abs_q),
             scales: Some((scale_min, scale_max)),
             stored_bits: Some(packed.bits),
+            stats: Some(self.stats),
         }
     }
 

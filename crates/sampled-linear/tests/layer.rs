@@ -69,6 +69,8 @@ fn equals_the_dense_layer_with_materialised_weights_on_every_backend() {
     let dense = linear(64, 40, 2);
     let config = SamplingConfig::new(Budget::Amount(0.25)).with_seed(3);
     let (layer, _) = SampledLinear::from_linear(&dense, &config, "fc").unwrap();
+    // A layer this small takes the dense kernel by default; this test is the sparse one's.
+    let layer = layer.with_kernel(Kernel::Sparse);
     host.seed(5);
     let x = Tensor::<2>::random([9, 64], Distribution::Normal(0.0, 1.0), &host);
 

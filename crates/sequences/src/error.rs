@@ -108,6 +108,34 @@ pub enum SamplingError {
     ZeroLfsrState,
 }
 
+impl SamplingError {
+    /// This error of row `row` (of `cols` columns) as the whole matrix sees it: weight
+    /// indices become indices into the matrix, and scale errors name the row.
+    pub fn in_row(self, row: usize, cols: usize) -> Self {
+        match self {
+            Self::NonFiniteWeight { index, value } => Self::NonFiniteWeight {
+                index: row * cols + index,
+                value,
+            },
+            Self::ScaleOverflow {
+                sum_abs, samples, ..
+            } => Self::ScaleOverflow {
+                sum_abs,
+                samples,
+                row: Some(row),
+            },
+            Self::ScaleUnderflow {
+                sum_abs, samples, ..
+            } => Self::ScaleUnderflow {
+                sum_abs,
+                samples,
+                row: Some(row),
+            },
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for SamplingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -12,7 +12,9 @@
 //!   only, for GPU kernels and for masks recomputed in backward passes;
 //! - [`samplers`]: iid, jittered, systematic and low-discrepancy samples in `[0, 1)`;
 //! - [`counts`]: discrete-density sampling, the signed integer counts `q_j` that turn
-//!   weights into `(S/N) · q`, per tensor or per row.
+//!   weights into `(S/N) · q`, per tensor or per row;
+//! - [`threshold`]: threshold sampling, the head of a row kept and its tail sampled, the
+//!   least variance for an expected number of non-zeros.
 //!
 //! ```
 //! use mcnn_sequences::counts::{sample_counts, Scheme};
@@ -42,6 +44,7 @@ pub mod lfsr;
 pub mod radical_inverse;
 pub mod samplers;
 pub mod sobol;
+pub mod threshold;
 pub mod unit;
 
 pub use error::SamplingError;

@@ -35,32 +35,6 @@ impl RowCounts {
     }
 }
 
-/// An error of row `row` (of `cols` columns) as the whole matrix sees it: weight indices
-/// become indices into the matrix, and scale errors name the row.
-fn in_row(err: SamplingError, row: usize, cols: usize) -> SamplingError {
-    match err {
-        SamplingError::NonFiniteWeight { index, value } => SamplingError::NonFiniteWeight {
-            index: row * cols + index,
-            value,
-        },
-        SamplingError::ScaleOverflow {
-            sum_abs, samples, ..
-        } => SamplingError::ScaleOverflow {
-            sum_abs,
-            samples,
-            row: Some(row),
-        },
-        SamplingError::ScaleUnderflow {
-            sum_abs, samples, ..
-        } => SamplingError::ScaleUnderflow {
-            sum_abs,
-            samples,
-            row: Some(row),
-        },
-        other => other,
-    }
-}
-
 /// Per-row counts of a row-major `[rows, cols]` matrix, `samples_per_row` samples in
 /// each row, rows in parallel (rayon); written to `q` (same shape as `weights`).
 ///
@@ -108,7 +82,7 @@ pub fn row_counts_into(
             // r < 2^32, checked above.
             let row_stream = stream.derive(r as u32);
             sample_counts_with_stream_into(w, samples_per_row, scheme, row_stream, q)
-                .map_err(|e| in_row(e, r, cols))
+                .map_err(|e| e.in_row(r, cols))
         })
         .collect();
     results.into_iter().collect()
