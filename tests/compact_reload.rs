@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, TensorData};
 use mcnn::models::{ImageClassifier, LeNet5Config, MlpConfig};
 use mcnn::sampled_linear::{

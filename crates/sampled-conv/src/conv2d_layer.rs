@@ -14,6 +14,8 @@ use crate::{SampledConv2d, SampledConv2dConfig};
 /// be compressed (`sampled_linear::compress`). While dense it records and displays exactly as
 /// the `Conv2d` it holds, so a dense checkpoint of the model loads as before.
 #[derive(Debug, Clone)]
+// Held by value like Burn's layers; a model has few of them.
+#[allow(clippy::large_enum_variant)]
 pub enum Conv2dLayer {
     /// Burn's dense convolution.
     Dense(Conv2d),
@@ -115,7 +117,7 @@ impl Compressible for Conv2dLayer {
             .map(|s| serde_json::to_value(s.config()).expect("a config serializes"))
     }
 
-    fn from_layout(&self, config: &serde_json::Value) -> Result<Self, String> {
+    fn empty_sampled(&self, config: &serde_json::Value) -> Result<Self, String> {
         let config: SampledConv2dConfig = serde_json::from_value(config.clone())
             .map_err(|e| format!("not a SampledConv2d configuration: {e}"))?;
         let g = &config.geometry;

@@ -65,11 +65,8 @@ pub enum Form {
     DenseTransposed,
 }
 
-#[derive(Debug, Clone)]
-enum Forms {
-    Padded(Tensor<2, Int>, Tensor<2>),
-    Dense(Tensor<2>),
-}
+/// The tensors of one form: the padded indices (none for the dense forms) and the counts.
+type Forms = (Option<Tensor<2, Int>>, Tensor<2>);
 
 impl CompactRows {
     /// Packs `rows` (of `d_input` columns each) on `device`.
@@ -143,7 +140,7 @@ impl CompactRows {
             autodiff: device.is_autodiff(),
             form,
         };
-        let forms = match cache.tensors.iter().find(|(k, _)| *k == key) {
+        match cache.tensors.iter().find(|(k, _)| *k == key) {
             Some((_, forms)) => forms.clone(),
             None => {
                 let rows = cache.rows.clone().expect("refreshed");
@@ -151,10 +148,6 @@ impl CompactRows {
                 cache.tensors.push((key, forms.clone()));
                 forms
             }
-        };
-        match forms {
-            Forms::Padded(indices, counts) => (Some(indices), counts),
-            Forms::Dense(counts) => (None, counts),
         }
     }
 
@@ -222,8 +215,11 @@ impl CompactRows {
                         counts[o * k + slot] = rows.q[at] as f32;
                     }
                 }
-                Forms::Padded(
-                    Tensor::from_data(TensorData::new(indices, [d_output, k]), device),
+                (
+                    Some(Tensor::from_data(
+                        TensorData::new(indices, [d_output, k]),
+                        device,
+                    )),
                     Tensor::from_data(TensorData::new(counts, [d_output, k]), device),
                 )
             }
@@ -244,7 +240,10 @@ impl CompactRows {
                     true => [d_input, d_output],
                     false => [d_output, d_input],
                 };
-                Forms::Dense(Tensor::from_data(TensorData::new(dense, shape), device))
+                (
+                    None,
+                    Tensor::from_data(TensorData::new(dense, shape), device),
+                )
             }
         }
     }

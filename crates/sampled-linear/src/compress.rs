@@ -220,7 +220,7 @@ pub trait Compressible: Module + Sized {
     ///
     /// # Errors
     /// A configuration that does not parse, or whose shapes are not this layer's.
-    fn from_layout(&self, config: &serde_json::Value) -> Result<Self, String>;
+    fn empty_sampled(&self, config: &serde_json::Value) -> Result<Self, String>;
 }
 
 /// One sampled layer of a [`CompactLayout`].
@@ -518,7 +518,7 @@ pub fn on_map<L: Compressible>(layer: L) -> L {
     let entry = entry.expect("one of the two");
     let kind = format!("{:?}", L::KIND);
     let result = match entry.kind == kind {
-        true => layer.from_layout(&entry.config),
+        true => layer.empty_sampled(&entry.config),
         false => Err(format!(
             "a {kind} layer, the layout has a {} layer there",
             entry.kind
@@ -647,7 +647,7 @@ impl Compressible for LinearLayer {
             .map(|s| serde_json::to_value(s.config()).expect("a config serializes"))
     }
 
-    fn from_layout(&self, config: &serde_json::Value) -> Result<Self, String> {
+    fn empty_sampled(&self, config: &serde_json::Value) -> Result<Self, String> {
         let config: SampledLinearConfig = serde_json::from_value(config.clone())
             .map_err(|e| format!("not a SampledLinear configuration: {e}"))?;
         let dims = self.dims();

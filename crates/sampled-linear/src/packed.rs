@@ -369,7 +369,7 @@ pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, Unpack
         columns: Vec::with_capacity(layout.nonzeros.min(words.len() * 32)),
         q: Vec::new(),
     };
-    let mut lengths = Vec::new();
+    let mut lengths = Vec::with_capacity(layout.d_output);
     if layout.columns != ColumnCoding::Bitmap {
         for o in 0..layout.d_output {
             let length = reader.get(layout.length_bits).ok_or_else(truncated)?;
@@ -381,8 +381,12 @@ pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, Unpack
             lengths.push(length as usize);
         }
     }
+    if layout.columns == ColumnCoding::Bitmap {
+        // The bitmap holds the lengths.
+        lengths.resize(layout.d_output, 0);
+    }
     rows.starts.push(0);
-    for o in 0..layout.d_output {
+    for (o, &length) in lengths.iter().enumerate() {
         match layout.columns {
             ColumnCoding::Bitmap => {
                 for j in 0..d_input as u32 {
@@ -392,14 +396,14 @@ pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, Unpack
                 }
             }
             ColumnCoding::Indices { bits } => {
-                for _ in 0..lengths[o] {
+                for _ in 0..length {
                     rows.columns
                         .push(reader.get(bits).ok_or_else(truncated)? as u32);
                 }
             }
             ColumnCoding::Rice { r } => {
                 let mut next = 0u64;
-                for _ in 0..lengths[o] {
+                for _ in 0..length {
                     let gap = reader.get_rice(r).ok_or_else(truncated)?;
                     rows.columns
                         .push(next.saturating_add(gap).min(u32::MAX as u64) as u32);
