@@ -1,18 +1,21 @@
 //! Experiments E3 and E4: Monte Carlo quantization of a trained CNN's convolutions (one
 //! distribution per filter, or per layer) and fully connected layers, without retraining,
-//! against magnitude pruning, random pruning, TWN ternary thresholding and uniform rounding.
+//! against magnitude pruning (alone and with its survivors quantized), random pruning, TWN
+//! ternary thresholding and uniform rounding, at equal non-zeros and at equal bytes.
 //!
 //! ```text
-//! cargo run --release --example sampled_conv_cifar -- --epochs 10 --plot docs/figures/e3_lenet.svg
-//! cargo run --release --example sampled_conv_cifar -- --model alexnet --width 0.25 --epochs 3
+//! cargo run --release --example sampled_conv_cifar -- --filters 32,64 --layers inner --epochs 10 --plot e3.svg
+//! cargo run --release --example sampled_conv_cifar -- --model alexnet --width 0.25 --epochs 3 --layers inner
 //! ```
 //!
-//! Trains LeNet-5 (or an AlexNet-style network) on CIFAR-10, then for every sampling amount
-//! `K` samples every `Conv2d` filter and `Linear` neuron (`--layers conv`: the convolutions
-//! only) with several seeds and measures the test accuracy. The baselines run at the
-//! per-layer fractions of non-zero weights that per-filter sampling reached at the same `K`.
-//! Prints a Markdown table per method, the smallest fraction of non-zero weights keeping 88%
-//! of the dense accuracy (the slides' LeNet point: 88% at 50% sampled), and a JSON line.
+//! Trains LeNet-5 (optionally wider: `--filters`, `--hidden`) or an AlexNet-style network on
+//! CIFAR-10, then for every sampling amount `K` samples the `Conv2d` filters and `Linear`
+//! neurons of the layers `--layers` selects (`inner`: all but the first convolution and the
+//! last `Linear`, the slides' and the quantization literature's protocol; `all`; `conv`) with
+//! several seeds and measures the test accuracy. The baselines run at the per-layer fractions
+//! of non-zero weights that per-filter sampling reached at the same `K`. Prints a Markdown
+//! table per method, the smallest non-zeros and bytes keeping 88% of the dense accuracy (the
+//! slides' LeNet point: 88% at 50% sampled), and a JSON line.
 
 mod common;
 
@@ -21,16 +24,13 @@ use std::process::ExitCode;
 
 use burn::data::dataset::Dataset;
 use clap::Parser;
-use common::{Point, check_sweep, plot, print_tables};
+use common::study::{self, StudySetup};
+use common::{Measure, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
-use mcnn::sampled_conv::{apply_baseline_model, sample_model};
-use mcnn::sampled_linear::{
-    Baseline, Budget, Granularity, LayerKind, LayerReport, SamplingConfig, SamplingScheme,
-    map_weights,
-};
+use mcnn::sampled_linear::{Baseline, Granularity, LayerKind, LayerSelection, SamplingScheme};
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 /// The share of the dense accuracy the slides report kept at 50% sampled (LeNet, CIFAR-10).
@@ -60,9 +60,16 @@ struct Args {
     /// Sampling amounts K.
     #[arg(long, value_delimiter = ',', default_values_t = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])]
     amounts: Vec<f64>,
-    /// `all` (convolutions and fully connected layers) or `conv` (convolutions only).
-    #[arg(long, default_value = "all")]
-    layers: String,
+    /// Which layers are compressed: inner (all but the first and the last), all, hidden (all
+    /// but the last), conv, linear.
+    #[arg(long, default_value = "inner")]
+    layers: LayerSelection,
+    /// LeNet's filters in its two convolutions (LeNet-5: 6,16).
+    #[arg(long, value_delimiter = ',', default_values_t = [6, 16])]
+    filters: Vec<usize>,
+    /// LeNet's two hidden fully connected widths (LeNet-5: 120,84).
+    #[arg(long, value_delimiter = ',', default_values_t = [120, 84])]
+    hidden: Vec<usize>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
     #[arg(long)]
@@ -70,6 +77,9 @@ struct Args {
     /// Where to write the SVG plot (accuracy retained vs fraction of non-zero weights).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Where to write the SVG plot of accuracy retained vs model bytes.
+    #[arg(long)]
+    plot_bytes: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -78,12 +88,16 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     check_sweep(args.seeds, &args.amounts)?;
-    if !matches!(args.layers.as_str(), "all" | "conv") {
-        return Err(format!(
-            "--layers must be all or conv, got {:?}",
-            args.layers
-        ));
-    }
+    let pair = |values: &[usize], flag: &str| match values {
+        [a, b] if *a > 0 && *b > 0 => Ok([*a, *b]),
+        _ => Err(format!(
+            "--{flag} takes two positive numbers, got {values:?}"
+        )),
+    };
+    let (filters, hidden) = (
+        pair(&args.filters, "filters")?,
+        pair(&args.hidden, "hidden")?,
+    );
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     let host = host_device();
     host.seed(args.train_seed);
@@ -93,8 +107,14 @@ fn run(args: &Args) -> Result<(), String> {
                 .with_in_channels(3)
                 .with_image_size(32)
                 .with_padding(0)
+                .with_filters(filters)
+                .with_hidden(hidden)
                 .init(&host);
-            experiment(materialize(model), "LeNet-5", kind, args)
+            let name = match (filters, hidden) {
+                ([6, 16], [120, 84]) => "LeNet-5".to_string(),
+                _ => format!("LeNet, filters {filters:?}, hidden {hidden:?}"),
+            };
+            experiment(materialize(model), &name, kind, args)
         }
         "alexnet" => {
             if !(args.width > 0.0 && args.width.is_finite()) {
@@ -139,133 +159,74 @@ fn experiment<M: ImageClassifier>(
     let accuracy = |m: &M| evaluate(m, &data.test_set, &data.batcher, 500, &device);
     let dense = accuracy(&model);
     eprintln!("dense test accuracy {dense:.4}");
-    let conv_only = args.layers == "conv";
-    let selected = |path: &str| !conv_only || path.starts_with("conv");
-
-    let variants = [
-        (SamplingScheme::Jittered, Granularity::PerNeuron),
-        (SamplingScheme::Systematic, Granularity::PerNeuron),
-        (SamplingScheme::Jittered, Granularity::PerLayer),
-    ];
-    let mut points: Vec<Point> = Vec::new();
-    // Per K, the per-layer non-zero fractions of per-filter jittered sampling.
-    let mut targets: Vec<(f64, Vec<f64>)> = Vec::new();
-    for (v, &(scheme, granularity)) in variants.iter().enumerate() {
-        for &k in &args.amounts {
-            let mut point = None::<Point>;
-            for seed in 0..args.seeds {
-                let sampling = SamplingConfig::new(Budget::Amount(k))
-                    .with_scheme(scheme)
-                    .with_granularity(granularity)
-                    .with_seed(1000 * seed);
-                let (sampled, reports) =
-                    sample_model(model.clone(), &sampling, selected).map_err(|e| e.to_string())?;
-                if v == 0 && seed == 0 {
-                    let fractions = reports.iter().map(LayerReport::nonzero_fraction).collect();
-                    targets.push((k, fractions));
-                }
-                let method = sampling.describe().replace("neuron", "filter");
-                point
-                    .get_or_insert_with(|| Point::new(&reports, &method, format!("K = {k}")))
-                    .accuracies
-                    .push(accuracy(&sampled));
-            }
-            let p = point.expect("at least one seed");
-            p.log();
-            points.push(p);
-        }
-    }
-    for (k, fractions) in &targets {
-        for (label, random) in [("magnitude per filter", false), ("random per filter", true)] {
-            let mut point = None::<Point>;
-            for seed in 0..if random { args.seeds } else { 1 } {
-                let (pruned, reports) = map_weights(
-                    model.clone(),
-                    &[LayerKind::Linear, LayerKind::Conv2d],
-                    selected,
-                    |layer, rows, d_out, d_in, i| {
-                        let keep = fractions[i].clamp(1e-9, 1.0);
-                        let baseline = if random {
-                            Baseline::Random {
-                                keep,
-                                seed: 1000 * seed + i as u64,
-                            }
-                        } else {
-                            Baseline::Magnitude {
-                                keep,
-                                granularity: Granularity::PerNeuron,
-                            }
-                        };
-                        baseline.apply(rows, d_out, d_in, layer)
-                    },
-                )
-                .map_err(|e| e.to_string())?;
-                point
-                    .get_or_insert_with(|| Point::new(&reports, label, format!("at K = {k}")))
-                    .accuracies
-                    .push(accuracy(&pruned));
-            }
-            points.push(point.expect("at least one run"));
-        }
-    }
-    for baseline in [
-        Baseline::Ternary,
-        Baseline::Uniform { bits: 2 },
-        Baseline::Uniform { bits: 4 },
-        Baseline::Uniform { bits: 8 },
-    ] {
-        let (compressed, reports) =
-            apply_baseline_model(model.clone(), baseline, selected).map_err(|e| e.to_string())?;
-        let (method, parameter) = match baseline {
-            Baseline::Uniform { bits } => {
-                ("uniform rounding per layer".into(), format!("{bits} bits"))
-            }
-            other => (other.describe(), String::new()),
-        };
-        let mut p = Point::new(&reports, &method, parameter);
-        p.accuracies.push(accuracy(&compressed));
-        points.push(p);
-    }
-
-    let layers = if conv_only {
-        "convolutions"
-    } else {
-        "all layers"
+    let setup = StudySetup {
+        kinds: vec![LayerKind::Conv2d, LayerKind::Linear],
+        selection: args.layers,
+        amounts: args.amounts.clone(),
+        seeds: args.seeds,
+        layer_amounts: Vec::new(),
+        variants: vec![
+            (SamplingScheme::Jittered, Granularity::PerNeuron),
+            (SamplingScheme::Threshold, Granularity::PerNeuron),
+            (SamplingScheme::Systematic, Granularity::PerNeuron),
+            (SamplingScheme::Jittered, Granularity::PerLayer),
+        ],
+        row: "filter",
+        prune_quantize_bits: vec![2, 3, 4],
+        fixed: vec![
+            Baseline::Ternary,
+            Baseline::Uniform { bits: 2 },
+            Baseline::Uniform { bits: 4 },
+            Baseline::Uniform { bits: 8 },
+        ],
+        burn: Vec::new(),
     };
+    let found = study::run(&model, &setup, accuracy, dense)?;
+    eprintln!("compressed layers: {}", found.selected.join(", "));
+    study::print_stats(&found.default_reports);
+    let points = found.points;
     print_tables(
-        &format!("{name} on CIFAR-10, {layers} sampled, {kind}"),
+        &format!("{name} on CIFAR-10, layers {}, {kind}", args.layers),
         dense,
         &points,
         THRESHOLD,
     );
     let at_half = points
         .iter()
-        .find(|p| p.parameter == "K = 0.5" && p.method.starts_with("jittered per filter"));
+        .find(|p| p.parameter == "K = 0.5" && p.method == "jittered per filter");
     if let Some(p) = at_half {
         println!(
-            "\nAt K = 0.5 (jittered per filter): {:.2}% of the weights non-zero, accuracy {:.4}, {:.1}% retained (slides: 88% at 50% sampled).",
+            "\nAt K = 0.5 (jittered per filter): {:.2}% of the compressed layers' weights non-zero ({:.2}% of all), accuracy {:.4}, {:.1}% retained (slides: 88% at 50% sampled).",
             100.0 * p.nonzero,
+            100.0 * p.nonzero_all,
             p.mean(),
-            100.0 * p.mean() / dense
+            100.0 * p.retained()
         );
     }
-    if let Some(path) = &args.plot {
-        let title = format!(
-            "{name} on CIFAR-10, {layers}, no retraining ({} seeds per point)",
-            args.seeds
-        );
-        plot(title, dense, &points, THRESHOLD).write(path)?;
-        eprintln!("wrote {}", path.display());
+    for (path, measure) in [
+        (&args.plot, Measure::Nonzero),
+        (&args.plot_bytes, Measure::Bytes),
+    ] {
+        if let Some(path) = path {
+            let title = format!(
+                "{name} on CIFAR-10, layers {}, no retraining ({} seeds per point)",
+                args.layers, args.seeds
+            );
+            plot(title, &points, THRESHOLD, measure).write(path)?;
+            eprintln!("wrote {}", path.display());
+        }
     }
     let json: Vec<_> = points
         .iter()
-        .map(|p| serde_json::json!({"method": p.method, "parameter": p.parameter, "nonzero": p.nonzero, "bits": p.bits, "accuracies": p.accuracies}))
+        .map(|p| serde_json::json!({"method": p.method, "parameter": p.parameter, "nonzero": p.nonzero,
+            "nonzero_all": p.nonzero_all, "bytes": p.bytes, "bits": p.bits, "accuracies": p.accuracies,
+            "retained": p.retained()}))
         .collect();
     println!(
         "{}",
         serde_json::json!({"experiment": experiment_id(args), "model": name, "backend": kind.name(), "epochs": args.epochs,
             "train_images": data.train_set.len(), "train_seed": args.train_seed, "seeds": args.seeds,
-            "layers": args.layers, "dense_accuracy": dense, "points": json})
+            "layers": args.layers.name(), "dense_accuracy": dense, "points": json})
     );
     Ok(())
 }

@@ -1,35 +1,44 @@
 //! Experiment E2: Monte Carlo quantization of a trained network's `Linear` layers without
-//! retraining, against magnitude pruning, random pruning, TWN ternary thresholding and
-//! uniform rounding at equal sparsity or bits.
+//! retraining, against magnitude pruning (alone and with its survivors quantized), random
+//! pruning, TWN ternary thresholding, uniform rounding and Burn's quantizer, at equal non-zeros
+//! and at equal bytes.
 //!
 //! ```text
-//! cargo run --release --example sampled_linear_mnist -- --plot docs/figures/e2_mlp.svg
-//! cargo run --release --example sampled_linear_mnist -- --model lenet --plot docs/figures/e2_lenet.svg
+//! cargo run --release --example sampled_linear_mnist -- --layers hidden --amounts 0.12 --seeds 3
+//! cargo run --release --example sampled_linear_mnist -- --train-seeds 3 --seeds 5 --plot e2.svg --plot-bytes e2_bytes.svg
+//! cargo run --release --example sampled_linear_mnist -- --model lenet --layers all
 //! ```
 //!
-//! Trains the model (MLP 784-300-10 by default, or LeNet-5) on MNIST, then for every sampling
-//! amount `K` samples every `Linear` (per neuron: `N = ⌈K · d_input⌉` per neuron; per layer:
-//! `⌈K · weights⌉`) with several seeds and measures the test accuracy. The baselines run at
-//! the fraction of non-zero weights that jittered per-neuron sampling reached in each layer
-//! at the same `K`. Prints a Markdown table per method, the smallest fraction of weights at
-//! which each method keeps 97% of the dense accuracy, and one JSON line with every point.
+//! Trains the model (MLP 784-300-10 by default, or LeNet-5 whose three fully connected layers
+//! are the candidates) on MNIST, with `--train-seeds` training seeds, then for every sampling
+//! amount `K` samples the layers `--layers` selects (`hidden`, the default, keeps the output
+//! layer dense as the slides' protocol does; `all` samples every one; per neuron:
+//! `N = ⌈K · d_input⌉`) with `--seeds` sampling seeds and measures the test accuracy. The
+//! baselines run at the per-layer fractions of non-zero weights that jittered per-neuron
+//! sampling reached at the same `K`. Every point's model bytes count the compact format (packed
+//! integers and scales) for integer methods. Prints a Markdown table per method, the smallest
+//! non-zeros and bytes at which each method keeps 97% of the dense accuracy, per-layer weight
+//! statistics, and as its last line one JSON object: `dense_accuracy`, `retained`,
+//! `nonzero_fraction_all`, `nonzero_fraction_sampled` (of jittered per-neuron sampling at the
+//! first amount, means over training and sampling seeds) and every point.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use burn::module::{Module, ModuleVisitor, Param, ParamGroup, Quantizer};
-use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
-use burn::tensor::{DType, Tensor};
+use burn::module::Module;
+use burn::tensor::Tensor;
+use burn::tensor::quantization::QuantValue;
 use clap::Parser;
-use common::{Point, check_sweep, plot, print_tables};
+use common::study::{self, StudySetup};
+use common::{Measure, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::exit_code;
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
 use mcnn::sampled_linear::{
-    Baseline, Budget, Granularity, LayerReport, SamplingConfig, SamplingScheme, map_linear_weights,
+    Baseline, Budget, Granularity, LayerKind, LayerSelection, SamplingConfig, SamplingScheme,
     sample_activations, sample_linears,
 };
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
@@ -37,23 +46,33 @@ use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 #[derive(Parser, Debug)]
 #[command(about = "Monte Carlo quantization of Linear layers vs pruning and rounding (E2)")]
 struct Args {
-    /// `mlp` (784-HIDDEN-10) or `lenet` (its three fully connected layers are sampled).
+    /// `mlp` (784-HIDDEN-10) or `lenet` (its three fully connected layers are the candidates).
     #[arg(long, default_value = "mlp")]
     model: String,
     /// Hidden units of the MLP.
     #[arg(long, default_value_t = 300)]
     hidden: usize,
+    /// Which layers are compressed: all, hidden (all but the last), inner (all but the first
+    /// and the last), linear.
+    #[arg(long, default_value = "hidden")]
+    layers: LayerSelection,
+    /// Sampling amounts for given layers in place of `K`, as PATH=K (e.g. `layers.1=0.3`).
+    #[arg(long, value_delimiter = ',')]
+    layer_amount: Vec<String>,
     /// Training passes over MNIST.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
-    /// Seed of the weights and the data order of the trained model.
+    /// Seed of the weights and the data order of the (first) trained model.
     #[arg(long, default_value_t = 1)]
     train_seed: u64,
-    /// Sampling seeds per point (their mean and spread are reported).
+    /// Trained models (seeds `train_seed`, `train_seed + 1`, …); points gather their runs.
+    #[arg(long, default_value_t = 1)]
+    train_seeds: u64,
+    /// Sampling seeds per point and trained model.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
     /// Sampling amounts K.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.02, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])]
     amounts: Vec<f64>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -65,6 +84,9 @@ struct Args {
     /// Where to write the SVG plot (accuracy retained vs fraction of non-zero weights).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Where to write the SVG plot of accuracy retained vs model bytes.
+    #[arg(long)]
+    plot_bytes: Option<PathBuf>,
 }
 
 /// An MLP whose hidden activations (the inputs of every layer but the first, which sees
@@ -131,201 +153,144 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     check_sweep(args.seeds, &args.amounts)?;
+    if args.train_seeds == 0 {
+        return Err("--train-seeds must be at least 1".into());
+    }
+    let layer_amounts = parse_layer_amounts(&args.layer_amount)?;
     let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     match args.model.as_str() {
         "mlp" => {
-            let host = host_device();
-            host.seed(args.train_seed);
-            let model = materialize(MlpConfig::new(vec![784, args.hidden, 10]).init(&host));
-            let trained = experiment(model, &format!("MLP 784-{}-10", args.hidden), kind, args)?;
+            let name = format!("MLP 784-{}-10", args.hidden);
+            let build =
+                |host: &burn::tensor::Device| MlpConfig::new(vec![784, args.hidden, 10]).init(host);
+            let trained = experiment(build, &name, kind, args, &layer_amounts)?;
             activation_study(trained, kind, args)
         }
         "lenet" => {
-            let host = host_device();
-            host.seed(args.train_seed);
-            let model = materialize(LeNet5Config::new().init(&host));
-            experiment(model, "LeNet-5 (fc layers)", kind, args).map(|_| ())
+            let build = |host: &burn::tensor::Device| LeNet5Config::new().init(host);
+            experiment(build, "LeNet-5 (fc layers)", kind, args, &layer_amounts).map(|_| ())
         }
         other => Err(format!("--model must be mlp or lenet, got {other:?}")),
     }
 }
 
+/// `PATH=K` pairs of `--layer-amount`.
+fn parse_layer_amounts(pairs: &[String]) -> Result<Vec<(String, f64)>, String> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let bad =
+                || format!("--layer-amount {pair:?}: expected PATH=K with K finite and positive");
+            let (path, k) = pair.split_once('=').ok_or_else(bad)?;
+            let k: f64 = k.parse().map_err(|_| bad())?;
+            (k.is_finite() && k > 0.0)
+                .then(|| (path.to_string(), k))
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+/// Trains `--train-seeds` models of `build` and runs the study on each; returns the first
+/// trained model.
 fn experiment<M: ImageClassifier>(
-    model: M,
+    build: impl Fn(&burn::tensor::Device) -> M,
     name: &str,
     kind: BackendKind,
     args: &Args,
+    layer_amounts: &[(String, f64)],
 ) -> Result<M, String> {
     let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
-    let config = TrainingConfig::new()
-        .with_epochs(args.epochs)
-        .with_seed(args.train_seed);
-    config.check()?;
-    eprintln!("E2 on {kind}: training {name} for {} epoch(s)", args.epochs);
-    let (model, _) = data.trainer(config).fit(model, &device, |_| {});
-    let model = model.valid();
-    let accuracy = |m: &M| evaluate(m, &data.test_set, &data.batcher, 1000, &device);
-    let dense = accuracy(&model);
-    eprintln!("dense test accuracy {dense:.4}");
-
-    let variants = [
-        (SamplingScheme::Jittered, Granularity::PerNeuron),
-        (SamplingScheme::Systematic, Granularity::PerNeuron),
-        (SamplingScheme::Iid, Granularity::PerNeuron),
-        (SamplingScheme::Jittered, Granularity::PerLayer),
-    ];
-    let mut points: Vec<Point> = Vec::new();
-    // Per K, the per-layer non-zero fractions of the default variant: the baselines' targets.
-    let mut targets: Vec<(f64, Vec<f64>)> = Vec::new();
-    // The paths of the sampled `Linear` layers, from the mapper's reports.
-    let mut paths: Vec<String> = Vec::new();
-    for (v, &(scheme, granularity)) in variants.iter().enumerate() {
-        for &k in &args.amounts {
-            let mut point = None::<Point>;
-            for seed in 0..args.seeds {
-                let sampling = SamplingConfig::new(Budget::Amount(k))
-                    .with_scheme(scheme)
-                    .with_granularity(granularity)
-                    .with_seed(1000 * seed);
-                let (sampled, reports) = sample_linears(model.clone(), &sampling, |_| true)
-                    .map_err(|e| e.to_string())?;
-                let acc = accuracy(&sampled);
-                if v == 0 && seed == 0 {
-                    paths = reports.iter().map(|r| r.layer.clone()).collect();
-                    targets.push((
-                        k,
-                        reports.iter().map(LayerReport::nonzero_fraction).collect(),
-                    ));
-                }
-                let p = point.get_or_insert_with(|| {
-                    Point::new(&reports, &sampling.describe(), format!("K = {k}"))
-                });
-                p.accuracies.push(acc);
-            }
-            let p = point.expect("at least one seed");
-            p.log();
-            points.push(p);
+    let setup = StudySetup {
+        kinds: vec![LayerKind::Linear],
+        selection: args.layers,
+        amounts: args.amounts.clone(),
+        seeds: args.seeds,
+        layer_amounts: layer_amounts.to_vec(),
+        variants: vec![
+            (SamplingScheme::Jittered, Granularity::PerNeuron),
+            (SamplingScheme::Threshold, Granularity::PerNeuron),
+            (SamplingScheme::Systematic, Granularity::PerNeuron),
+            (SamplingScheme::Iid, Granularity::PerNeuron),
+            (SamplingScheme::Jittered, Granularity::PerLayer),
+        ],
+        row: "neuron",
+        prune_quantize_bits: vec![2, 3, 4, 8],
+        fixed: std::iter::once(Baseline::Ternary)
+            .chain((2..=8).map(|bits| Baseline::Uniform { bits }))
+            .collect(),
+        burn: vec![QuantValue::Q8S, QuantValue::Q4S, QuantValue::Q2S],
+    };
+    let mut runs = Vec::new();
+    let mut denses = Vec::new();
+    let mut first = None;
+    let mut stats = Vec::new();
+    for t in 0..args.train_seeds {
+        let seed = args.train_seed + t;
+        let host = host_device();
+        host.seed(seed);
+        let model = materialize(build(&host));
+        let config = TrainingConfig::new()
+            .with_epochs(args.epochs)
+            .with_seed(seed);
+        config.check()?;
+        eprintln!(
+            "E2 on {kind}: training {name} for {} epoch(s), seed {seed}",
+            args.epochs
+        );
+        let (model, _) = data.trainer(config).fit(model, &device, |_| {});
+        let model = model.valid();
+        let accuracy = |m: &M| evaluate(m, &data.test_set, &data.batcher, 1000, &device);
+        let dense = accuracy(&model);
+        eprintln!("dense test accuracy {dense:.4}");
+        let found = study::run(&model, &setup, accuracy, dense)?;
+        if t == 0 {
+            eprintln!("compressed layers: {}", found.selected.join(", "));
+            stats = found.default_reports.clone();
         }
+        runs.push(found.points);
+        denses.push(dense);
+        first.get_or_insert(model);
     }
-
-    for (k, fractions) in &targets {
-        let baselines = [
-            ("magnitude per neuron", Granularity::PerNeuron, false),
-            ("magnitude per layer", Granularity::PerLayer, false),
-            ("random per neuron", Granularity::PerNeuron, true),
-        ];
-        for (label, granularity, random) in baselines {
-            let mut point = None::<Point>;
-            let runs = if random { args.seeds } else { 1 };
-            for seed in 0..runs {
-                let (pruned, reports) = map_linear_weights(
-                    model.clone(),
-                    |_| true,
-                    |layer, rows, d_out, d_in, i| {
-                        let keep = fractions[i].clamp(1e-9, 1.0);
-                        let baseline = if random {
-                            Baseline::Random {
-                                keep,
-                                seed: 1000 * seed + i as u64,
-                            }
-                        } else {
-                            Baseline::Magnitude { keep, granularity }
-                        };
-                        baseline.apply(rows, d_out, d_in, layer)
-                    },
-                )
-                .map_err(|e| e.to_string())?;
-                let acc = accuracy(&pruned);
-                point
-                    .get_or_insert_with(|| Point::new(&reports, label, format!("at K = {k}")))
-                    .accuracies
-                    .push(acc);
-            }
-            points.push(point.expect("at least one run"));
-        }
-    }
-    let mut fixed = vec![Baseline::Ternary];
-    fixed.extend((2..=8).map(|bits| Baseline::Uniform { bits }));
-    for baseline in fixed {
-        let (model, reports) =
-            mcnn::sampled_linear::apply_baseline(model.clone(), baseline, |_| true)
-                .map_err(|e| e.to_string())?;
-        let acc = accuracy(&model);
-        let (method, parameter) = match baseline {
-            Baseline::Uniform { bits } => (
-                "uniform rounding per layer".to_string(),
-                format!("{bits} bits"),
-            ),
-            other => (other.describe(), String::new()),
-        };
-        let mut p = Point::new(&reports, &method, parameter);
-        p.accuracies.push(acc);
-        points.push(p);
-    }
-    // Burn's own post-training weight quantization, on the same Linear weights.
-    for (value, bits) in [
-        (QuantValue::Q8S, 8),
-        (QuantValue::Q4S, 4),
-        (QuantValue::Q2S, 2),
+    let points = study::merge(runs);
+    let dense = mcnn::sweep::mean_sd(&denses).0;
+    let title = format!(
+        "{name} on MNIST, layers {}, {kind}, {} trained model(s)",
+        args.layers, args.train_seeds
+    );
+    print_tables(&title, dense, &points, 0.97);
+    study::print_stats(&stats);
+    for (path, measure) in [
+        (&args.plot, Measure::Nonzero),
+        (&args.plot_bytes, Measure::Bytes),
     ] {
-        let scheme = QuantScheme::default().with_value(value);
-        let quantized = model.clone().quantize_weights_group(
-            &mut Quantizer::new(Calibration::MinMax, scheme),
-            ParamGroup::from_paths(paths.iter().map(|p| format!("{p}.weight")).collect()),
-        );
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (accuracy(&quantized), nonzero_fraction(&quantized))
-        }));
-        match run {
-            Ok((acc, nonzero)) => points.push(Point {
-                method: "Burn quantize_weights, per tensor".into(),
-                parameter: format!("{value:?}"),
-                nonzero,
-                bits,
-                ternary_layers: 0,
-                accuracies: vec![acc],
-            }),
-            Err(_) => eprintln!("Burn quantize_weights {value:?}: not supported on {kind}"),
+        if let Some(path) = path {
+            let title = format!(
+                "{name} on MNIST, layers {}, no retraining ({} × {} seeds per point)",
+                args.layers, args.train_seeds, args.seeds
+            );
+            plot(title, &points, 0.97, measure).write(path)?;
+            eprintln!("wrote {}", path.display());
         }
     }
-
-    print_tables(&format!("{name} on MNIST, {kind}"), dense, &points, 0.97);
-    if let Some(path) = &args.plot {
-        let title = format!(
-            "{name} on MNIST, no retraining ({} sampling seeds per point)",
-            args.seeds
-        );
-        plot(title, dense, &points, 0.97).write(path)?;
-        eprintln!("wrote {}", path.display());
-    }
+    let headline = points
+        .iter()
+        .find(|p| p.method == "jittered per neuron")
+        .expect("the default variant runs");
     let json: Vec<_> = points
         .iter()
-        .map(|p| serde_json::json!({"method": p.method, "parameter": p.parameter, "nonzero": p.nonzero, "bits": p.bits, "accuracies": p.accuracies}))
+        .map(|p| serde_json::json!({"method": p.method, "parameter": p.parameter, "nonzero": p.nonzero,
+            "nonzero_all": p.nonzero_all, "bytes": p.bytes, "bits": p.bits, "accuracies": p.accuracies,
+            "dense": p.dense, "retained": p.retained()}))
         .collect();
     println!(
         "{}",
         serde_json::json!({"experiment": "E2", "model": name, "backend": kind.name(), "epochs": args.epochs,
-            "train_seed": args.train_seed, "seeds": args.seeds, "dense_accuracy": dense, "points": json})
+            "layers": args.layers.name(), "train_seed": args.train_seed, "train_seeds": args.train_seeds,
+            "seeds": args.seeds, "amount": args.amounts[0], "dense_accuracy": dense,
+            "dense_accuracies": denses, "retained": headline.retained(),
+            "nonzero_fraction_all": headline.nonzero_all, "nonzero_fraction_sampled": headline.nonzero,
+            "points": json})
     );
-    Ok(model)
-}
-
-/// The fraction of non-zero values among the quantized (`QFloat`) weights of `model`.
-fn nonzero_fraction<M: Module>(model: &M) -> f64 {
-    struct Count(usize, usize);
-    impl ModuleVisitor for Count {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let value = param.val();
-            if matches!(value.dtype(), DType::QFloat(_)) {
-                let data = value.dequantize().into_data().convert::<f32>();
-                let values = data.try_to_vec::<f32>().expect("f32 after convert");
-                self.0 += values.iter().filter(|&&v| v != 0.0).count();
-                self.1 += values.len();
-            }
-        }
-    }
-    let mut count = Count(0, 0);
-    model.visit(&mut count);
-    count.0 as f64 / count.1.max(1) as f64
+    Ok(first.expect("at least one trained model"))
 }

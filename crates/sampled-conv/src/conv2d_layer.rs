@@ -98,6 +98,10 @@ impl Compressible for Conv2dLayer {
         self.weight_dims().iter().product()
     }
 
+    fn outputs(&self) -> usize {
+        self.weight_dims()[0]
+    }
+
     fn sample(
         &self,
         config: &SamplingConfig,

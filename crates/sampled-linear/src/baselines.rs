@@ -156,6 +156,7 @@ impl Baseline {
                 report.max_abs_q = Some(u32::from(alpha > 0.0));
                 report.bits = 2;
                 report.scales = Some((alpha, alpha));
+                report.stored_bits = Some(integer_bits(&out, alpha, d_input));
             }
             Self::PruneQuantize { keep, bits } => {
                 Self::prune_quantize(&mut out, rows, (keep, bits), d_input, &mut report)
@@ -175,6 +176,7 @@ impl Baseline {
                 report.max_abs_q = Some(max_q);
                 report.bits = bits;
                 report.scales = Some((scale, scale));
+                report.stored_bits = Some(integer_bits(&out, scale, d_input));
             }
         }
         report.nonzero = out.iter().filter(|&&w| w != 0.0).count();
@@ -254,6 +256,20 @@ pub(crate) fn granularity_name(granularity: Granularity) -> &'static str {
 }
 
 /// How many of `n` weights a `keep` fraction keeps: rounded, at least 1.
+/// Bits of the compact form of rows that are integers times one `scale` (as a sampled layer
+/// is stored): the same count for every method.
+fn integer_bits(rows: &[f32], scale: f32, d_input: usize) -> u64 {
+    let q: Vec<i32> = match scale > 0.0 {
+        true => rows.iter().map(|w| (w / scale).round() as i32).collect(),
+        false => vec![0; rows.len()],
+    };
+    layout(
+        &SparseRows::from_dense(&q, rows.len() / d_input, d_input),
+        d_input,
+    )
+    .bits
+}
+
 fn kept(keep: f64, n: usize) -> usize {
     ((keep * n as f64).round() as usize).clamp(1, n)
 }

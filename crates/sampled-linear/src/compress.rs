@@ -109,6 +109,19 @@ impl LayerSelection {
         }
     }
 
+    /// The paths of the layers of `layers` (a model's, from [`compressible_layers`]) of one of
+    /// `kinds` that this selection takes, positions counted among those of `kinds`.
+    pub fn paths(self, layers: &[CompressibleLayer], kinds: &[LayerKind]) -> Vec<String> {
+        let candidates: Vec<&CompressibleLayer> =
+            layers.iter().filter(|l| kinds.contains(&l.kind)).collect();
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| self.selects(*i, candidates.len(), l.kind))
+            .map(|(_, l)| l.path.clone())
+            .collect()
+    }
+
     /// Whether the layer at `position` of `count`, of `kind`, is selected.
     pub fn selects(self, position: usize, count: usize, kind: LayerKind) -> bool {
         match self {
@@ -191,6 +204,8 @@ pub struct CompressibleLayer {
     pub sampled: bool,
     /// Its number of weights (`d_input · d_output`, or filters times taps).
     pub weights: usize,
+    /// Its outputs: neurons, or filters (the length of its bias).
+    pub outputs: usize,
 }
 
 /// A layer type that is dense or sampled ([`LinearLayer`], `sampled_conv::Conv2dLayer`):
@@ -203,6 +218,8 @@ pub trait Compressible: Module + Sized {
     fn is_sampled(&self) -> bool;
     /// Its number of weights.
     fn weights(&self) -> usize;
+    /// Its outputs (neurons or filters).
+    fn outputs(&self) -> usize;
     /// The layer sampled as `config` says (`name` in errors and the report); a sampled layer
     /// is returned as it is, with no report.
     ///
@@ -466,6 +483,7 @@ pub fn on_visit<L: Compressible>(layer: &L) {
                 kind: L::KIND,
                 sampled: layer.is_sampled(),
                 weights: layer.weights(),
+                outputs: layer.outputs(),
             }),
             Mode::Collect => {
                 if let Some(config) = layer.layout() {
@@ -626,6 +644,10 @@ impl Compressible for LinearLayer {
     fn weights(&self) -> usize {
         let [d_input, d_output] = self.dims();
         d_input * d_output
+    }
+
+    fn outputs(&self) -> usize {
+        self.dims()[1]
     }
 
     fn sample(

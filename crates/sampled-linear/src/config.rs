@@ -41,9 +41,8 @@ pub enum SamplingScheme {
     /// The van der Corput sequence with a random rotation.
     LowDiscrepancy,
     /// Threshold sampling (`mcnn_sequences::threshold`): the weights above a threshold `τ`
-    /// kept (stochastically rounded to multiples of `τ`), the tail kept with probability
-    /// `|w|/τ`; `N` is then the expected number of non-zeros, not of samples. Unbiased, and
-    /// the least variance for its non-zeros.
+    /// kept deterministically (rounded to multiples of `τ`, never to 0), the tail sampled
+    /// systematically at the same scale; `N` is about the number of non-zeros, not of samples.
     Threshold,
 }
 
