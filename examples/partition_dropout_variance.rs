@@ -222,10 +222,15 @@ fn run_one<Dr: FeatureDropout>(
 fn normal_cdf(z: f64) -> f64 {
     let x = z.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.3275911 * x);
-    let poly = t * (0.254829592
-        + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let poly = t
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     let erf = 1.0 - poly * (-x * x).exp();
-    if z >= 0.0 { 0.5 * (1.0 + erf) } else { 0.5 * (1.0 - erf) }
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
 }
 
 /// Pearson's correlation of two equally long samples.
@@ -233,7 +238,12 @@ fn correlation(x: &[f64], y: &[f64]) -> f64 {
     let (mx, sx) = mean_sd(x);
     let (my, sy) = mean_sd(y);
     let n = x.len() as f64;
-    let cov = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum::<f64>() / (n - 1.0);
+    let cov = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>()
+        / (n - 1.0);
     cov / (sx * sy)
 }
 
@@ -265,7 +275,11 @@ fn print_analysis(results: &[(Setting, Vec<f64>)]) {
         ),
         ("sd over settings of the mean over seeds", |runs| {
             let means: Vec<f64> = runs.iter().map(|(_, a)| mean_sd(a).0).collect();
-            if means.len() < 2 { 0.0 } else { mean_sd(&means).1 }
+            if means.len() < 2 {
+                0.0
+            } else {
+                mean_sd(&means).1
+            }
         }),
         ("mean accuracy", |runs| {
             runs.iter().map(|(_, a)| mean_sd(a).0).sum::<f64>() / runs.len() as f64
@@ -276,13 +290,20 @@ fn print_analysis(results: &[(Setting, Vec<f64>)]) {
     }
     let pairs: Vec<(usize, &Vec<f64>, &Vec<f64>)> = bernoulli
         .iter()
-        .filter_map(|(n, b)| partitions.iter().find(|(m, _)| m == n).map(|(_, p)| (*n, *b, *p)))
+        .filter_map(|(n, b)| {
+            partitions
+                .iter()
+                .find(|(m, _)| m == n)
+                .map(|(_, p)| (*n, *b, *p))
+        })
         .filter(|(_, b, p)| b.len() == p.len() && b.len() > 3)
         .collect();
     if pairs.is_empty() {
         return;
     }
-    println!("\n| n | sd Bernoulli | sd partitions | pairing correlation | Pitman–Morgan r | z |\n|---|---|---|---|---|---|");
+    println!(
+        "\n| n | sd Bernoulli | sd partitions | pairing correlation | Pitman–Morgan r | z |\n|---|---|---|---|---|---|"
+    );
     let (mut z_sum, mut rho_sum) = (0.0, 0.0);
     for (n, b, p) in &pairs {
         let sum: Vec<f64> = b.iter().zip(p.iter()).map(|(x, y)| x + y).collect();

@@ -14,8 +14,10 @@
 //! partitions after both hidden layers), `sampled` (MNIST, the MLP 784-300-10 trained, then
 //! its `Linear` layers sampled at amount K = `value`) and `sampled-conv` (CIFAR-10, LeNet-5
 //! trained, then its convolution filters and `Linear` neurons sampled at K). Sampling is
-//! jittered per neuron or filter, its seed the run's seed. A rerun with the same `--out`
-//! skips the runs already in it.
+//! jittered per neuron or filter, its seed the run's seed. The sampling experiments take a
+//! layer selection: `sampled/hidden` keeps the MLP's output layer dense (the slides'
+//! protocol), `sampled-conv/inner` LeNet's first convolution and last `Linear`; without one
+//! every layer is sampled. A rerun with the same `--out` skips the runs already in it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +37,8 @@ use mcnn::training::{Trainer, TrainingConfig, TrainingData};
 #[derive(Parser, Debug)]
 #[command(about = "Accuracy sweeps across backends: resumable, shardable, with a report")]
 struct Args {
-    /// `paths`, `partitions`, `sampled` or `sampled-conv`.
+    /// `paths`, `partitions`, `sampled` or `sampled-conv`; the last two optionally with a layer
+    /// selection: `sampled/hidden`, `sampled-conv/inner` (all, hidden, inner, conv, linear).
     #[arg(long, required_unless_present_any = ["report", "merge"])]
     experiment: Option<String>,
     /// The swept values: numbers of paths or of partitions, or sampling amounts K.

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use mcnn::backends::BackendKind;
 use mcnn::datasets::Source;
+use mcnn::sampled_linear::LayerSelection;
 use mcnn::sweep::{Difference, Experiment, Grid, RunRow, Runner, cells};
 use mcnn::training::{TrainingConfig, TrainingData};
 
@@ -85,12 +86,16 @@ fn sampling_experiments_report_the_sampled_network() {
     let _rng = HOST_RNG
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    for (experiment, chance_margin) in [(Experiment::Sampled, 0.3), (Experiment::SampledConv, 0.0)]
-    {
+    // The output layer dense (the slides' protocol) and every layer.
+    let experiments = [
+        (Experiment::Sampled(LayerSelection::Hidden), 0.3),
+        (Experiment::SampledConv(LayerSelection::All), 0.0),
+    ];
+    for (experiment, chance_margin) in experiments {
         let data = subset(experiment.source(), 2000, 500);
         let mut runner = quiet_runner(experiment, &data);
         let grid = Grid::new(
-            experiment.name(),
+            &experiment.name(),
             vec!["1000".into(), "0.01".into()],
             1,
             vec!["flex".into()],

@@ -10,7 +10,9 @@ use mcnn_datasets::Source;
 use partition_dropout::PartitionDropoutConfig;
 use path_net::PathNetConfig;
 use sampled_conv::sample_model;
-use sampled_linear::{Budget, SamplingConfig, sample_linears};
+use sampled_linear::{
+    Budget, LayerKind, LayerSelection, SamplingConfig, compressible_layers, sample_linears,
+};
 
 use super::{RunKey, RunRow, SweepError};
 use crate::models::{ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
@@ -23,47 +25,66 @@ pub enum Experiment {
     Paths,
     /// MNIST, LeNet-5 with partition dropout of `value` partitions after both hidden layers.
     Partitions,
-    /// MNIST, the MLP 784-300-10 trained, then its `Linear` layers sampled at amount
-    /// K = `value` (jittered per neuron, sampling seed = the run's seed).
-    Sampled,
-    /// CIFAR-10, LeNet-5 trained, then its convolution filters and `Linear` neurons
-    /// sampled at amount K = `value` (jittered per filter or neuron, seed = the run's seed).
-    SampledConv,
+    /// MNIST, the MLP 784-300-10 trained, then the `Linear` layers the selection takes
+    /// sampled at amount K = `value` (jittered per neuron, sampling seed = the run's seed).
+    Sampled(LayerSelection),
+    /// CIFAR-10, LeNet-5 trained, then the convolution filters and `Linear` neurons of the
+    /// layers the selection takes sampled at amount K = `value` (jittered per filter or
+    /// neuron, seed = the run's seed).
+    SampledConv(LayerSelection),
 }
 
 impl Experiment {
     /// Every experiment.
+    /// Every experiment (the sampling ones with every layer sampled).
     pub const ALL: [Self; 4] = [
         Self::Paths,
         Self::Partitions,
-        Self::Sampled,
-        Self::SampledConv,
+        Self::Sampled(LayerSelection::All),
+        Self::SampledConv(LayerSelection::All),
     ];
 
-    /// The experiment called `name` (`paths`, `partitions`, `sampled`, `sampled-conv`).
+    /// The experiment called `name`: `paths`, `partitions`, `sampled`, `sampled-conv`, the last
+    /// two optionally with a layer selection, `sampled/hidden`, `sampled-conv/inner`
+    /// (`LayerSelection`; every layer without one).
     ///
     /// # Errors
-    /// An unknown name, with the known ones.
+    /// An unknown name or selection, with the known ones.
     pub fn parse(name: &str) -> Result<Self, SweepError> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
-                SweepError(format!(
-                    "--experiment: unknown {name:?} ({})",
-                    known.join(", ")
-                ))
-            })
+        let unknown = || {
+            let known: Vec<String> = Self::ALL.iter().map(|e| e.name()).collect();
+            SweepError(format!(
+                "--experiment: unknown {name:?} ({}; the sampling ones take /LAYERS: \
+                 all, hidden, inner, conv, linear)",
+                known.join(", ")
+            ))
+        };
+        let (base, layers) = match name.split_once('/') {
+            Some((base, layers)) => (base, Some(layers.parse().map_err(|_| unknown())?)),
+            None => (name, None),
+        };
+        match (base, layers) {
+            ("paths", None) => Ok(Self::Paths),
+            ("partitions", None) => Ok(Self::Partitions),
+            ("sampled", layers) => Ok(Self::Sampled(layers.unwrap_or(LayerSelection::All))),
+            ("sampled-conv", layers) => {
+                Ok(Self::SampledConv(layers.unwrap_or(LayerSelection::All)))
+            }
+            _ => Err(unknown()),
+        }
     }
 
     /// The name used on the command line and in results files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Paths => "paths",
-            Self::Partitions => "partitions",
-            Self::Sampled => "sampled",
-            Self::SampledConv => "sampled-conv",
+    pub fn name(self) -> String {
+        let (base, layers) = match self {
+            Self::Paths => ("paths", None),
+            Self::Partitions => ("partitions", None),
+            Self::Sampled(layers) => ("sampled", Some(layers)),
+            Self::SampledConv(layers) => ("sampled-conv", Some(layers)),
+        };
+        match layers {
+            None | Some(LayerSelection::All) => base.to_string(),
+            Some(layers) => format!("{base}/{layers}"),
         }
     }
 
@@ -72,20 +93,20 @@ impl Experiment {
         match self {
             Self::Paths => "paths",
             Self::Partitions => "partitions",
-            Self::Sampled | Self::SampledConv => "sampling amount K",
+            Self::Sampled(_) | Self::SampledConv(_) => "sampling amount K",
         }
     }
 
     /// Whether the experiment trains one network per (seed, backend) and only samples it per
     /// value (the sampling experiments).
     pub fn trains_once_per_seed_and_backend(self) -> bool {
-        matches!(self, Self::Sampled | Self::SampledConv)
+        matches!(self, Self::Sampled(_) | Self::SampledConv(_))
     }
 
     /// The data set the experiment trains and tests on.
     pub fn source(self) -> Source {
         match self {
-            Self::SampledConv => Source::Cifar10,
+            Self::SampledConv(_) => Source::Cifar10,
             _ => Source::Mnist,
         }
     }
@@ -112,11 +133,11 @@ impl Experiment {
                 },
                 "whole numbers of partitions in 2..=4294967295",
             ),
-            Self::Sampled => (
+            Self::Sampled(_) => (
                 |v| amount_fits(v, 784),
                 "finite positive sampling amounts K with ⌈784·K⌉ ≤ 2^31 − 1 samples per neuron",
             ),
-            Self::SampledConv => (
+            Self::SampledConv(_) => (
                 |v| amount_fits(v, 400),
                 "finite positive sampling amounts K with ⌈400·K⌉ ≤ 2^31 − 1 samples per neuron",
             ),
@@ -145,7 +166,7 @@ fn amount_fits(value: &str, group: usize) -> bool {
 
 impl fmt::Display for Experiment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
 }
 
@@ -213,14 +234,16 @@ impl<'a> Runner<'a> {
                 };
                 (self.fit(key, &device, init).1, None)
             }
-            Experiment::Sampled => {
+            Experiment::Sampled(layers) => {
                 let init = |host: &Device| MlpConfig::new(vec![784, 300, 10]).init(host);
                 let (trained, reports) = self.trained(key, &device, init);
+                let selected = layers.paths(&compressible_layers(&trained), &[LayerKind::Linear]);
                 let (sampled, _) =
-                    sample_linears(trained, &sampling(), |_| true).map_err(sampling_error)?;
+                    sample_linears(trained, &sampling(), |p| selected.iter().any(|s| s == p))
+                        .map_err(sampling_error)?;
                 (reports, Some(self.test_accuracy(&sampled, &device)))
             }
-            Experiment::SampledConv => {
+            Experiment::SampledConv(layers) => {
                 let init = |host: &Device| {
                     LeNet5Config::new()
                         .with_in_channels(3)
@@ -229,8 +252,11 @@ impl<'a> Runner<'a> {
                         .init(host)
                 };
                 let (trained, reports) = self.trained(key, &device, init);
+                let kinds = [LayerKind::Conv2d, LayerKind::Linear];
+                let selected = layers.paths(&compressible_layers(&trained), &kinds);
                 let (sampled, _) =
-                    sample_model(trained, &sampling(), |_| true).map_err(sampling_error)?;
+                    sample_model(trained, &sampling(), |p| selected.iter().any(|s| s == p))
+                        .map_err(sampling_error)?;
                 (reports, Some(self.test_accuracy(&sampled, &device)))
             }
         };
@@ -304,8 +330,17 @@ mod tests {
     #[test]
     fn names_round_trip_and_unknown_ones_are_named() {
         for experiment in Experiment::ALL {
-            assert_eq!(Experiment::parse(experiment.name()).unwrap(), experiment);
+            assert_eq!(Experiment::parse(&experiment.name()).unwrap(), experiment);
         }
+        let hidden = Experiment::Sampled(LayerSelection::Hidden);
+        assert_eq!(hidden.name(), "sampled/hidden");
+        assert_eq!(Experiment::parse("sampled/hidden").unwrap(), hidden);
+        assert_eq!(
+            Experiment::parse("sampled-conv/inner").unwrap(),
+            Experiment::SampledConv(LayerSelection::Inner)
+        );
+        assert!(Experiment::parse("paths/hidden").is_err());
+        assert!(Experiment::parse("sampled/outer").is_err());
         let error = Experiment::parse("pathz").unwrap_err().to_string();
         assert!(
             error.contains("--experiment") && error.contains("\"pathz\""),
@@ -323,7 +358,7 @@ mod tests {
                 .is_ok()
         );
         assert!(
-            Experiment::Sampled
+            Experiment::Sampled(LayerSelection::All)
                 .check_values(&values(&["0.25", "2"]))
                 .is_ok()
         );
@@ -335,9 +370,9 @@ mod tests {
             (Experiment::Partitions, "1"),
             (Experiment::Partitions, "1.5"),
             (Experiment::Partitions, "5000000000"),
-            (Experiment::Sampled, "0"),
-            (Experiment::Sampled, "1e12"),
-            (Experiment::SampledConv, "inf"),
+            (Experiment::Sampled(LayerSelection::All), "0"),
+            (Experiment::Sampled(LayerSelection::All), "1e12"),
+            (Experiment::SampledConv(LayerSelection::All), "inf"),
         ] {
             let error = experiment
                 .check_values(&values(&["2", bad]))
@@ -348,7 +383,9 @@ mod tests {
                 "{error}"
             );
         }
-        let error = Experiment::SampledConv.check_values(&[]).unwrap_err();
+        let error = Experiment::SampledConv(LayerSelection::All)
+            .check_values(&[])
+            .unwrap_err();
         assert!(error.to_string().contains("none given"), "{error}");
         assert!(
             Experiment::Partitions
