@@ -47,7 +47,7 @@ pub struct FanInLinearConfig {
 
 /// A sparse linear layer with constant fan-in: `y[.., o] = Σ_k weight[o,k] · x[.., indices[o,k]]
 /// + bias[o]`, at a cost proportional to `batch · d_output · k` in the forward and the
-/// backward pass (the shared primitive of section 5 of the project's `algorithms.md`).
+/// backward pass (the shared primitive of section 5 of `docs/algorithms.md`).
 ///
 /// The indices are a parameter so they are saved with the record; optimizers skip them
 /// (integer tensors get no gradient). Rows with fewer than `k` real inputs (variable fan-in,

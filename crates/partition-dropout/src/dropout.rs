@@ -72,7 +72,7 @@ pub struct PartitionDropoutConfig {
 /// Identity at inference (a device without autodiff, or after `valid()`).
 ///
 /// From Gamboa and Keller, *Monte Carlo methods and neural networks* (NVIDIA); section 1 of
-/// the project's `algorithms.md`. Should be created with [`PartitionDropoutConfig`].
+/// `docs/algorithms.md`. Should be created with [`PartitionDropoutConfig`].
 ///
 /// # Using one layer at several places
 ///

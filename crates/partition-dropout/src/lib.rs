@@ -5,12 +5,13 @@
 //! dropped in turn over the next `P` steps: one random number per neuron per `P` steps, every
 //! neuron dropped exactly once per cycle, and a lower variance of the trained accuracy.
 //! From Gamboa and Keller, *Monte Carlo methods and neural networks* (NVIDIA), section 1 of
-//! the project's `algorithms.md`.
+//! `docs/algorithms.md`.
 //!
 //! Status (project issue 5): the assignments of neurons to partitions ([`assignment`]), the
 //! step counter saved with the record, the layer with its custom masking op (a backward that
 //! rebuilds the mask from the cycle's partition table; CPU and CubeCL) and the LFSR-driven
-//! Bernoulli baseline are done and tested. Still to come: the variance experiment.
+//! Bernoulli baseline are done and tested; the variance experiment E1 is
+//! `examples/partition_dropout_variance.rs` (results in `docs/RESULTS.md`).
 
 #![allow(deprecated)]
 // NdArray is deprecated upstream in favour of Flex; we keep serving it.

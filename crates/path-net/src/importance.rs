@@ -2,8 +2,8 @@
 //!
 //! A path starts at an input neuron with probability proportional to the neuron's outgoing
 //! mass `Σ_j |W_0[i, j]|`, and moves from neuron `i` of layer `l` to neuron `j` of layer
-//! `l + 1` with probability `|W_l[i, j]| / Σ_j' |W_l[i, j']|` (section 4 of the project's
-//! `algorithms.md`, tied to the importance sampling of section 2). The choices invert these
+//! `l + 1` with probability `|W_l[i, j]| / Σ_j' |W_l[i, j']|` (section 4 of
+//! `docs/algorithms.md`, tied to the importance sampling of section 2). The choices invert these
 //! discrete distributions at the generator's coordinates, so Sobol' points give stratified
 //! walks and random walks give iid ones. A neuron whose weights are all zero continues
 //! uniformly.

@@ -121,8 +121,7 @@ pub struct SampledConv2dConfig {
 /// from a trained `Conv2d` by importance sampling without retraining: each filter (all its
 /// `c_in / groups · kh · kw` taps) is one distribution, or the whole layer is (per-layer
 /// granularity). Mordido, Van Keirsbilck and Keller, *Instant Quantization of Neural
-/// Networks using Monte Carlo Methods* (arXiv:1905.12253); section 3 of the project's
-/// `algorithms.md`.
+/// Networks using Monte Carlo Methods* (arXiv:1905.12253); section 3 of `docs/algorithms.md`.
 ///
 /// The record holds the non-zero counts of every filter packed ([`CompactRows`], as
 /// `SampledLinear`'s), one `f32` scale per filter and the bias; `channels_in` and the kernel

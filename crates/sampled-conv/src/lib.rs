@@ -3,7 +3,7 @@
 //! The importance sampling of `sampled-linear`, applied to one filter (all `c_in·kh·kw` taps of
 //! an output channel) at a time, or to the whole layer. From Mordido, Van Keirsbilck and
 //! Keller, *Instant Quantization of Neural Networks using Monte Carlo Methods*
-//! (arXiv:1905.12253), section 3 of the project's `algorithms.md`.
+//! (arXiv:1905.12253), section 3 of `docs/algorithms.md`.
 //!
 //! - [`SampledConv2d`]: the compact layer (taps + integers + scales), computed through the
 //!   fan-in op on the unfolded input; [`SampledConv2d::from_conv2d`] makes it from a trained

@@ -101,7 +101,7 @@ pub struct SampledLinearConfig {
 /// `y[.., o] = scales[o] · Σ_j q[o,j] · x[.., j] + bias[o]`.
 ///
 /// Mordido, Van Keirsbilck and Keller, *Instant Quantization of Neural Networks using Monte
-/// Carlo Methods* (arXiv:1905.12253); section 2 of the project's `algorithms.md`.
+/// Carlo Methods* (arXiv:1905.12253); section 2 of `docs/algorithms.md`.
 ///
 /// # Storage
 ///

@@ -4,7 +4,7 @@
 //! weight into a small signed integer times one scale per neuron (or per layer): quantization
 //! and sparsification without retraining. From Mordido, Van Keirsbilck and Keller, *Instant
 //! Quantization of Neural Networks using Monte Carlo Methods* (arXiv:1905.12253), section 2
-//! of the project's `algorithms.md`.
+//! of `docs/algorithms.md`.
 //!
 //! - [`SamplingConfig`]: budget ([`Budget`]: a sampling amount `K`, `N = ⌈K·n⌉`, or a fixed
 //!   number per neuron), [`Granularity`], [`SamplingScheme`] and seed.

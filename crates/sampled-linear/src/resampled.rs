@@ -51,7 +51,7 @@ pub struct ResampledLinearConfig {
 ///
 /// At inference (a device without autodiff) it is the dense layer, the estimator's
 /// expectation. Mordido, Van Keirsbilck and Keller (arXiv:1905.12253) and the slides'
-/// relation to DropConnect; section 2 of the project's `algorithms.md`.
+/// relation to DropConnect; section 2 of `docs/algorithms.md`.
 ///
 /// Step `s` (counted per layer, shared by clones, saved with the record) samples with the seed
 /// `sampling.seed + s`, so a training resumed from a checkpoint draws what it would have

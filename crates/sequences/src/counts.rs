@@ -5,7 +5,7 @@
 //! by inversion of its CDF and counting the hits `c_j` of each weight gives
 //! `q_j = sign(w_j) · c_j` with `Σ|q_j| = N`, and `(S/N) · q` is an unbiased estimate of
 //! `w` (`E[c_j] = N p_j`) — quantisation and sparsification in one step, without
-//! retraining (`algorithms.md`, section 2).
+//! retraining (`docs/algorithms.md`, section 2).
 //!
 //! How the samples are placed is the [`Scheme`]:
 //! - `Jittered` (the default) and `Systematic` use a closed form per weight: with the

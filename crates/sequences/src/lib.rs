@@ -1,7 +1,7 @@
 //! Low-discrepancy and random sequences for Monte Carlo neural networks.
 //!
 //! The pieces that partition dropout, sampled linear and convolution layers and path
-//! networks share (see `algorithms.md`, sections 2, 4 and 6):
+//! networks share (see `docs/algorithms.md`, sections 2, 4 and 6):
 //!
 //! - [`sobol::Sequence`]: Sobol' points in base 2 with the Joe–Kuo direction numbers
 //!   ([`direction_numbers`]), Gray-code enumeration, direct access to point `i`, optional

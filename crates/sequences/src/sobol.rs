@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn dimension_one_is_x_plus_one_with_the_documented_m() {
-        // m_k = 1, 3, 5, 15, 17, 51 (algorithms.md, section 6), v_k = m_k · 2^(32−k).
+        // m_k = 1, 3, 5, 15, 17, 51 (docs/algorithms.md, section 6), v_k = m_k · 2^(32−k).
         let v = direction_numbers(&JOE_KUO[1]);
         let m: Vec<u32> = (0..6).map(|k| v[k] >> (31 - k)).collect();
         assert_eq!(m, [1, 3, 5, 15, 17, 51]);

@@ -1,4 +1,4 @@
-//! Properties of discrete-density sampling (`algorithms.md`, section 2): counts add up to
+//! Properties of discrete-density sampling (`docs/algorithms.md`, section 2): counts add up to
 //! `N`, systematic counts are `⌊N p⌋` or `⌈N p⌉`, jittered within 2, heavy weights
 //! survive systematic sampling, the estimate `(S/N) q` is unbiased, rows are independent
 //! groups, and the result does not depend on threads.
