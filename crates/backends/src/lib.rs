@@ -1,6 +1,6 @@
 //! Backend selection for mcnn, and the harness that runs one test on every backend.
 //!
-//! Burn 0.22 picks the backend at run time through the [`Device`]; which backends exist is
+//! Burn 0.22 picks the backend at run time through the [`Device`](burn::tensor::Device); which backends exist is
 //! decided at compile time by features (`flex`, `ndarray`, `wgpu`). This crate names them
 //! ([`BackendKind`]), parses them from the command line with clear errors, and gives the
 //! tools to start every backend from the *same* weights: parameters are initialised lazily,

@@ -45,8 +45,9 @@ pub struct FanInLinearConfig {
     pub initializer: Initializer,
 }
 
-/// A sparse linear layer with constant fan-in: `y[.., o] = Σ_k weight[o,k] · x[.., indices[o,k]]
-/// + bias[o]`, at a cost proportional to `batch · d_output · k` in the forward and the
+/// A sparse linear layer with constant fan-in,
+/// `y[.., o] = Σ_k weight[o,k] · x[.., indices[o,k]] + bias[o]`, at a cost proportional to
+/// `batch · d_output · k` in the forward and the
 /// backward pass (the shared primitive of section 5 of `docs/algorithms.md`).
 ///
 /// The indices are a parameter so they are saved with the record; optimizers skip them
