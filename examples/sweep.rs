@@ -103,8 +103,10 @@ fn run(args: &Args) -> Result<(), String> {
         let rows = ResultsFile::read(&args.out).map_err(|e| e.to_string())?;
         return report(&rows, args);
     }
-    let name = args.experiment.as_deref().expect("clap requires it");
-    let experiment = Experiment::parse(name).map_err(|e| e.to_string())?;
+    let experiment = Experiment::parse(args.experiment.as_deref().expect("clap requires it"))
+        .map_err(|e| e.to_string())?;
+    // Its canonical name (`sampled/all` is `sampled`): what the results file records.
+    let name = &experiment.name();
     experiment
         .check_values(&args.values)
         .map_err(|e| e.to_string())?;
