@@ -3,7 +3,7 @@
 //! non-zeros (or bits), each point with its accuracy, non-zero fractions and model bytes.
 
 use burn::module::{Module, ParamGroup, Quantizer};
-use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
+use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype};
 use mcnn::sampled_linear::{
     Baseline, Budget, CompressibleLayer, Granularity, LayerKind, LayerReport, LayerSelection,
     SampledWeights, SamplingConfig, SamplingScheme, compressible_layers, map_weights,
@@ -197,31 +197,47 @@ pub fn run<M: Module>(
         .filter(|l| is_selected(&l.path))
         .map(|l| l.weights)
         .sum();
-    for &value in &setup.burn {
+    // Per tensor, and per block of 32 values along the weight's last axis (one f32 scale per
+    // block, as Q4_0-style formats).
+    for (&value, block) in setup
+        .burn
+        .iter()
+        .flat_map(|v| [(v, None), (v, Some(32u8))])
+    {
         let bits = match value {
             QuantValue::Q8S | QuantValue::Q8F => 8,
             QuantValue::Q4S | QuantValue::Q4F => 4,
             _ => 2,
         };
-        let quantized = model.clone().quantize_weights_group(
-            &mut Quantizer::new(
-                Calibration::MinMax,
-                QuantScheme::default().with_value(value),
-            ),
-            ParamGroup::from_paths(weight_paths.clone()),
-        );
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| accuracy(&quantized)));
+        let scheme = QuantScheme::default().with_value(value);
+        let scheme = match block {
+            Some(size) => scheme.per_block([size], ScaleDtype::F32),
+            None => scheme,
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let quantized = model.clone().quantize_weights_group(
+                &mut Quantizer::new(Calibration::MinMax, scheme),
+                ParamGroup::from_paths(weight_paths.clone()),
+            );
+            accuracy(&quantized)
+        }));
         let Ok(acc) = run else {
-            eprintln!("Burn quantize_weights {value:?}: not supported on this backend");
+            eprintln!("Burn quantize_weights {value:?}, block {block:?}: not supported here");
             continue;
         };
-        // `bits` per weight and one f32 scale per tensor, the rest as stored.
-        let dense_bytes = model_bytes(&layers, &[]);
-        let bytes = dense_bytes - 4.0 * selected_weights as f64
+        // `bits` per weight and its scales (one per tensor, or per block), the rest as stored.
+        let scales = match block {
+            Some(size) => selected_weights.div_ceil(size as usize),
+            None => selected.len(),
+        };
+        let bytes = model_bytes(&layers, &[]) - 4.0 * selected_weights as f64
             + (selected_weights * bits) as f64 / 8.0
-            + 4.0 * selected.len() as f64;
+            + 4.0 * scales as f64;
         let mut p = Point {
-            method: "Burn quantize_weights, per tensor".into(),
+            method: match block {
+                Some(size) => format!("Burn quantize_weights, blocks of {size}"),
+                None => "Burn quantize_weights, per tensor".into(),
+            },
             parameter: format!("{value:?}"),
             nonzero: 1.0,
             nonzero_all: 1.0,
