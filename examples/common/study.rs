@@ -197,13 +197,16 @@ pub fn run<M: Module>(
         .filter(|l| is_selected(&l.path))
         .map(|l| l.weights)
         .sum();
-    // Per tensor, and per block of 32 values along the weight's last axis (one f32 scale per
-    // block, as Q4_0-style formats).
-    for (&value, block) in setup
-        .burn
+    // Per tensor, and per block along the weight's last axis (one f32 scale per block, as
+    // Q4_0-style formats): Burn needs the block to divide that axis of every tensor, so the
+    // largest divisor up to 32 of the `Linear` layers' output widths.
+    let widths = layers
         .iter()
-        .flat_map(|v| [(v, None), (v, Some(32u8))])
-    {
+        .filter(|l| is_selected(&l.path) && l.kind == LayerKind::Linear)
+        .map(|l| l.outputs)
+        .fold(0, gcd);
+    let block = (1..=32u8).rev().find(|&b| widths % b as usize == 0);
+    for (&value, block) in setup.burn.iter().flat_map(|v| [(v, None), (v, block)]) {
         let bits = match value {
             QuantValue::Q8S | QuantValue::Q8F => 8,
             QuantValue::Q4S | QuantValue::Q4F => 4,
@@ -255,6 +258,10 @@ pub fn run<M: Module>(
         selected,
         default_reports,
     })
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Bytes of the model's compressible layers with the layers of `reports` compressed as they
