@@ -109,13 +109,7 @@ pub fn importance_paths(
 /// `|W|` of a layer on the host, row-major `[d_input, d_output]`, checked finite.
 fn magnitudes(linear: &Linear, layer: usize) -> Result<Vec<f64>, PathError> {
     let [_, d_output] = linear.weight.dims();
-    let values = linear
-        .weight
-        .val()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 after convert");
+    let values = mcnn_backends::host_values(linear.weight.val());
     if let Some(at) = values.iter().position(|w| !w.is_finite()) {
         return Err(PathError::new(
             "dense",

@@ -26,11 +26,7 @@ pub fn sample_activations(
     config.check()?;
     let [batch, features] = input.dims();
     let device = input.device();
-    let values = input
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 after convert");
+    let values = mcnn_backends::host_values(input);
     if let Some(at) = values.iter().position(|a| !(a.is_finite() && *a >= 0.0)) {
         return Err(SampledLinearError::config(
             "input",
@@ -69,10 +65,7 @@ mod tests {
     }
 
     fn values(t: Tensor<2>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
+        mcnn_backends::host_values(t)
     }
 
     #[test]

@@ -179,11 +179,7 @@ impl<E> ModuleMapper for WeightMapper<'_, '_, E> {
                 _ => {
                     let d_output = dims[0];
                     let d_input = dims[1..].iter().product();
-                    let values = tensor
-                        .to_data()
-                        .convert::<f32>()
-                        .try_into_vec::<f32>()
-                        .expect("f32 after convert");
+                    let values = mcnn_backends::host_values(tensor.clone());
                     (values, d_output, d_input)
                 }
             };
