@@ -45,6 +45,9 @@ pub struct Study {
     pub default_reports: Vec<(f64, Vec<LayerReport>)>,
 }
 
+/// A baseline at a kept fraction (and a seed, for random pruning).
+type MakeBaseline = Box<dyn Fn(f64, u64) -> Baseline>;
+
 /// Runs `setup` on `model` (dense accuracy `dense`; `accuracy` measures a compressed model).
 ///
 /// # Errors
@@ -122,7 +125,7 @@ pub fn run<M: Module>(
     // Baselines at the default variant's per-layer non-zero fractions.
     for (k, reports) in &default_reports {
         let fractions: Vec<f64> = reports.iter().map(LayerReport::nonzero_fraction).collect();
-        let mut baselines: Vec<(String, Box<dyn Fn(f64, u64) -> Baseline>, bool)> = vec![
+        let mut baselines: Vec<(String, MakeBaseline, bool)> = vec![
             (
                 format!("magnitude per {}", setup.row),
                 Box::new(|keep, _| Baseline::Magnitude {
