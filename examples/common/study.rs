@@ -67,6 +67,17 @@ pub fn run<M: Module>(
             layers.len()
         ));
     }
+    if let Some((path, _)) = setup
+        .layer_amounts
+        .iter()
+        .find(|(path, _)| !selected.contains(path))
+    {
+        return Err(format!(
+            "--layer-amount {path}: not a layer --layers {} compresses ({})",
+            setup.selection,
+            selected.join(", ")
+        ));
+    }
     let is_selected = |path: &str| selected.iter().any(|p| p == path);
     let bytes = |reports: &[LayerReport]| model_bytes(&layers, reports);
     let mut points = Vec::new();
@@ -326,7 +337,8 @@ pub fn merge(runs: Vec<Vec<Point>>) -> Vec<Point> {
 pub fn print_stats(reports: &[(f64, Vec<LayerReport>)]) {
     println!(
         "\nWeight statistics of the compressed layers and the relative error ‖ŵ − w‖²/‖w‖² of \
-         the default sampling (the iid prediction (nρ − 1)/N ≈ ρ/K):\n"
+         the default sampling, and what independent sampling would give (Σ(S² − ‖w‖²)/N/Σ‖w‖², \
+         ≈ ρ/K per row):\n"
     );
     println!(
         "| K | layer | ρ | kurtosis | relative error | iid prediction |\n|---|---|---|---|---|---|"
@@ -334,9 +346,12 @@ pub fn print_stats(reports: &[(f64, Vec<LayerReport>)]) {
     for (k, reports) in reports {
         for r in reports {
             if let Some(s) = r.stats {
+                let predicted = s
+                    .predicted_iid_error
+                    .map_or("–".into(), |p| format!("{p:.4}"));
                 println!(
-                    "| {k} | {} | {:.3} | {:.2} | {:.4} | {:.4} |",
-                    r.layer, s.rho, s.kurtosis, s.relative_error, s.predicted_iid_error
+                    "| {k} | {} | {:.3} | {:.2} | {:.4} | {predicted} |",
+                    r.layer, s.rho, s.kurtosis, s.relative_error
                 );
             }
         }

@@ -28,7 +28,7 @@ pub fn fan_in<const D: usize>(
 }
 
 /// [`fan_in`] that returns errors instead of panicking: bad shapes, and indices out of
-/// `0..d_input` (found by a min / max reduction read back to the host, one sync per call).
+/// `0..d_input` (found by a min and a max reduction, each read back to the host).
 pub fn try_fan_in<const D: usize>(
     input: Tensor<D>,
     weight: Tensor<2>,

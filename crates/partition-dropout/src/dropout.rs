@@ -80,7 +80,10 @@ pub struct PartitionDropoutConfig {
 /// Burn book's model applies its one `dropout` after each block). Every distinct input shape
 /// (all axes but the batch) is a call site with its own cycle, phase and assignment, so each
 /// place drops every neuron exactly once per cycle. Two places whose inputs have the *same*
-/// shape would share one cycle and each see only part of it: give them a layer each.
+/// shape would share one cycle and each see only part of it: give them a layer each. Inputs
+/// whose shape changes from step to step (sequences of varying length) each get a call site of
+/// their own, starting its cycle anew: a layer fed many shapes keeps a site (and a table) per
+/// shape.
 ///
 /// # Records
 ///
@@ -170,9 +173,9 @@ impl PartitionDropoutConfig {
     }
 
     /// The configuration whose drop rate is nearest `prob`, the rate of Burn's
-    /// `DropoutConfig::new(prob)`: drop-one drops `1/P`, so `P = round(1/prob)` for
-    /// `prob ≤ 1/2`, and keep-one drops `1 − 1/P`, so `P = round(1/(1 − prob))` above. Returns
-    /// the configuration and the rate it gives.
+    /// `DropoutConfig::new(prob)`: drop-one drops `1/P` (for `prob ≤ 1/2`), keep-one
+    /// `1 − 1/P` (above), with the `P` whose rate is nearest. Returns the configuration and the
+    /// rate it gives.
     ///
     /// # Errors
     /// A `prob` that is not in `(0, 1)`, or too close to 0 or 1 for `P ≤ u32::MAX`.
@@ -186,7 +189,16 @@ impl PartitionDropoutConfig {
             true => (Mode::DropOne, 1.0 / prob),
             false => (Mode::KeepOne, 1.0 / (1.0 - prob)),
         };
-        let partitions = inverse.round().max(2.0);
+        // The nearest rate, not the nearest 1/rate: compare the two neighbouring P.
+        let rate_of = |p: f64| match mode {
+            Mode::DropOne => 1.0 / p,
+            Mode::KeepOne => 1.0 - 1.0 / p,
+        };
+        let (low, high) = (inverse.floor().max(2.0), inverse.ceil().max(2.0));
+        let partitions = match (rate_of(low) - prob).abs() <= (rate_of(high) - prob).abs() {
+            true => low,
+            false => high,
+        };
         if partitions > u32::MAX as f64 {
             return Err(format!(
                 "PartitionDropout: drop rate {prob} needs {partitions} partitions, more than \

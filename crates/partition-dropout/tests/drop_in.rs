@@ -219,6 +219,8 @@ fn drop_rates_map_to_the_nearest_number_of_partitions() {
         (0.5, 2, Mode::DropOne, 0.5),
         (0.25, 4, Mode::DropOne, 0.25),
         (0.3, 3, Mode::DropOne, 1.0 / 3.0),
+        // 1/0.41 = 2.44 rounds to 2 (rate 0.5), but 1/3 is the nearer rate.
+        (0.41, 3, Mode::DropOne, 1.0 / 3.0),
         (0.1, 10, Mode::DropOne, 0.1),
         (0.75, 4, Mode::KeepOne, 0.75),
         (0.9, 10, Mode::KeepOne, 0.9),

@@ -106,6 +106,11 @@ impl Baseline {
         d_input: usize,
         layer: &str,
     ) -> Result<(Vec<f32>, LayerReport), SampledLinearError> {
+        assert!(
+            d_output > 0 && d_input > 0 && rows.len() == d_output * d_input,
+            "Baseline::apply: {} weights for d_output = {d_output}, d_input = {d_input}",
+            rows.len()
+        );
         self.check()?;
         check_finite(rows, d_input, layer)?;
         let mut out = rows.to_vec();
@@ -214,7 +219,7 @@ impl Baseline {
             (lo.min(s), hi.max(s))
         }));
         report.stored_bits = Some(layout(&sparse, d_input).bits);
-        report.stats = Some(WeightStats::of(rows, d_input, 1, out));
+        report.stats = Some(WeightStats::of(rows, d_input, None, out));
     }
 }
 

@@ -15,9 +15,9 @@ use crate::packed::{PackedLayout, SparseRows, pack, unpack};
 /// the columns as a bitmap, fixed-width indices or Rice-coded gaps, whichever is smallest.
 ///
 /// `d_input` and the number of non-zeros are recorded too ([`RecordedSize`]), so a record of
-/// another layer is refused at load time; the stream itself is checked field by field when it
-/// is first read, so a corrupted record is an error naming what is wrong, never an index out of
-/// range in a kernel.
+/// another layer is refused at load time. The stream itself is checked field by field when it
+/// is first read ([`check`](Self::check) after a load; otherwise the first forward panics
+/// naming what is wrong): never an index out of range in a kernel.
 ///
 /// The forward reads tensors made from the stream: the padded `[rows, k]` indices and counts
 /// of the fan-in op, or the dense counts. They are made on first use per device and kept
@@ -114,6 +114,22 @@ impl CompactRows {
         let mut cache = self.lock();
         self.refresh(&mut cache);
         cache.rows.clone().expect("refreshed")
+    }
+
+    /// Reads the stream now (if a load replaced it) and checks it against the layout: what
+    /// the first forward would otherwise do, as an error.
+    ///
+    /// # Errors
+    /// The layer awaits its record, or the record does not read back as its layout says.
+    pub fn check(&self) -> Result<(), String> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rows()))
+            .map(|_| ())
+            .map_err(|panic| {
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| "the record does not read back".into())
+            })
     }
 
     /// The longest row's number of non-zeros: the `k` of the padded form (at least 1).

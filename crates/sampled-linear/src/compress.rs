@@ -350,12 +350,24 @@ pub fn compress<M: Module>(
             format!("a compressible layer of the model: {}", known.join(", ")),
         ));
     }
-    let mut chosen = HashMap::new();
-    let selected = layers
+    let selected: Vec<(usize, &CompressibleLayer)> = layers
         .iter()
         .enumerate()
-        .filter(|(position, layer)| plan.layers.selects(*position, layers.len(), layer.kind));
-    for (number, (_, layer)) in selected.enumerate() {
+        .filter(|(position, layer)| plan.layers.selects(*position, layers.len(), layer.kind))
+        .collect();
+    if let Some((path, _)) = plan
+        .amounts
+        .iter()
+        .find(|(path, _)| !selected.iter().any(|(_, l)| &l.path == path))
+    {
+        return Err(SampledLinearError::config(
+            "amounts",
+            format!("a path `{path}`"),
+            format!("a layer the selection `{}` takes", plan.layers),
+        ));
+    }
+    let mut chosen = HashMap::new();
+    for (number, (_, layer)) in selected.into_iter().enumerate() {
         let mut config = plan
             .sampling
             .clone()
@@ -413,8 +425,13 @@ fn with_context(mode: Mode, pass: impl FnOnce()) -> Context {
         sampling_error: None,
         error: None,
     };
-    let previous = CONTEXT.with(|c| c.replace(Some(context)));
-    assert!(previous.is_none(), "compress: passes do not nest");
+    CONTEXT.with(|c| {
+        assert!(
+            c.borrow().is_none(),
+            "compress: a pass is already running on this thread (passes do not nest)"
+        );
+        c.replace(Some(context))
+    });
     // Taken back out even if the pass panics, so the thread is left clean.
     struct Reset;
     impl Drop for Reset {
@@ -468,9 +485,19 @@ impl ModuleMapper for PathTracker {
     }
 }
 
-/// Called by a compressible layer's `visit`: records it in a listing or collecting pass.
+/// Whether a visitor or mapper of type name `traversal` is a pass of this module: other
+/// traversals on the thread (work a thread pool runs while the pass waits, say) are not.
+fn is_pass(traversal: &str) -> bool {
+    traversal == std::any::type_name::<PathTracker>()
+}
+
+/// Called by a compressible layer's `visit` with the visitor's type name: records the layer in
+/// a listing or collecting pass.
 #[doc(hidden)]
-pub fn on_visit<L: Compressible>(layer: &L) {
+pub fn on_visit<L: Compressible>(layer: &L, visitor: &str) {
+    if !is_pass(visitor) {
+        return;
+    }
     CONTEXT.with(|c| {
         let mut borrowed = c.borrow_mut();
         let Some(context) = borrowed.as_mut() else {
@@ -499,10 +526,13 @@ pub fn on_visit<L: Compressible>(layer: &L) {
     });
 }
 
-/// Called by a compressible layer's `map`: in a sampling or applying pass, the layer it is to
-/// become; otherwise the layer itself.
+/// Called by a compressible layer's `map` with the mapper's type name: in a sampling or
+/// applying pass, the layer it is to become; otherwise the layer itself.
 #[doc(hidden)]
-pub fn on_map<L: Compressible>(layer: L) -> L {
+pub fn on_map<L: Compressible>(layer: L, mapper: &str) -> L {
+    if !is_pass(mapper) {
+        return layer;
+    }
     // What to do, read under a short borrow: sampling does not touch the context.
     let task = CONTEXT.with(|c| {
         let borrowed = c.borrow();
@@ -744,7 +774,7 @@ macro_rules! dense_or_sampled_module {
             }
 
             fn visit<V: $crate::__burn::module::ModuleVisitor>(&self, visitor: &mut V) {
-                $crate::compress::on_visit(self);
+                $crate::compress::on_visit(self, std::any::type_name::<V>());
                 match self {
                     Self::Dense(l) => l.visit(visitor),
                     Self::Sampled(l) => l.visit(visitor),
@@ -752,7 +782,7 @@ macro_rules! dense_or_sampled_module {
             }
 
             fn map<M: $crate::__burn::module::ModuleMapper>(self, mapper: &mut M) -> Self {
-                match $crate::compress::on_map(self) {
+                match $crate::compress::on_map(self, std::any::type_name::<M>()) {
                     Self::Dense(l) => Self::Dense(l.map(mapper)),
                     Self::Sampled(l) => Self::Sampled(l.map(mapper)),
                 }

@@ -358,7 +358,11 @@ pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, Unpack
             layout.words()
         ));
     }
-    if layout.d_input > u32::MAX as usize || layout.value_bits > 33 || layout.length_bits > 64 {
+    if layout.d_input > u32::MAX as usize
+        || layout.value_bits > 32
+        || layout.length_bits > 64
+        || (layout.value_bits == 0) != (layout.nonzeros == 0)
+    {
         return fail(format!("a layout out of range: {layout:?}"));
     }
     let mut reader = BitReader::new(words, layout.bits);
@@ -438,11 +442,14 @@ pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, Unpack
     for at in 0..layout.nonzeros {
         let code = reader.get(b).ok_or_else(truncated)?;
         let magnitude = (code & ((1u64 << (b - 1)) - 1)) + 1;
-        if magnitude > i32::MAX as u64 {
-            return fail(format!("count {at} is {magnitude}, beyond i32"));
-        }
-        let q = magnitude as i32;
-        rows.q.push(if code >> (b - 1) == 1 { -q } else { q });
+        let negative = code >> (b - 1) == 1;
+        // i32 holds −2^31 but not +2^31.
+        let q = match (negative, i32::try_from(magnitude)) {
+            (false, Ok(q)) => q,
+            (true, _) if magnitude <= 1 << 31 => (-(magnitude as i64)) as i32,
+            _ => return fail(format!("count {at} is {magnitude}, beyond i32")),
+        };
+        rows.q.push(q);
     }
     if reader.position != layout.bits {
         return fail(format!(
@@ -614,6 +621,24 @@ mod tests {
         assert_eq!(layout.bits, 8 + 3);
         // Bits, least significant first: bitmap 0110_0010, then the signs 0, 1, 0.
         assert_eq!(words, vec![0b010_0100_0110]);
+    }
+
+    #[test]
+    fn extreme_counts_round_trip_and_inconsistent_layouts_are_refused() {
+        let sparse = SparseRows::from_dense(&[i32::MIN, 0, i32::MAX], 1, 3);
+        let (layout, words) = pack(&sparse, 3);
+        assert_eq!(layout.value_bits, 32);
+        assert_eq!(unpack(&layout, &words).unwrap(), sparse);
+        let no_bits = PackedLayout {
+            value_bits: 0,
+            ..layout.clone()
+        };
+        assert!(
+            unpack(&no_bits, &words)
+                .unwrap_err()
+                .0
+                .contains("out of range")
+        );
     }
 
     #[test]

@@ -16,24 +16,26 @@ pub struct WeightStats {
     pub kurtosis: f64,
     /// `‖ŵ − w‖² / ‖w‖²` of this layer's estimate (or baseline).
     pub relative_error: f64,
-    /// `(n ρ − 1) / N` averaged over the groups: what independent sampling would give.
-    pub predicted_iid_error: f64,
+    /// What independent sampling would give for the same groups and samples, on the same
+    /// scale as `relative_error`: `Σ_g (S_g² − ‖w_g‖²) / N / Σ_g ‖w_g‖²`; none for the
+    /// baselines, which do not sample.
+    pub predicted_iid_error: Option<f64>,
 }
 
 impl WeightStats {
-    /// The statistics of output-major `rows` (`[groups, n]`: the rows, or one row for the
-    /// layer) sampled with `samples` per group, and of the estimate `estimate`.
-    pub fn of(rows: &[f32], n: usize, samples: usize, estimate: &[f32]) -> Self {
-        let (mut rho, mut predicted, mut groups) = (0.0, 0.0, 0usize);
-        for row in rows.chunks(n) {
+    /// The statistics of output-major `rows` split in groups of `n` (the rows, or one group
+    /// for the layer), sampled with `samples` per group (`None` for a baseline), and of the
+    /// estimate `estimate`.
+    pub fn of(rows: &[f32], n: usize, samples: Option<usize>, estimate: &[f32]) -> Self {
+        let (mut rho, mut groups, mut iid_error) = (0.0, 0usize, 0.0);
+        for row in rows.chunks(n.max(1)) {
             let (abs, square) = row.iter().fold((0.0f64, 0.0f64), |(a, s), &w| {
                 let w = f64::from(w);
                 (a + w.abs(), s + w * w)
             });
             if square > 0.0 {
-                let group_rho = abs * abs / (n as f64 * square);
-                rho += group_rho;
-                predicted += (n as f64 * group_rho - 1.0) / samples as f64;
+                rho += abs * abs / (row.len() as f64 * square);
+                iid_error += abs * abs - square;
                 groups += 1;
             }
         }
@@ -47,16 +49,16 @@ impl WeightStats {
             .map(|(&w, &e)| (f64::from(e) - f64::from(w)).powi(2))
             .sum();
         let len = rows.len().max(1) as f64;
-        let groups = groups.max(1) as f64;
+        let ratio = |x: f64| if m2 > 0.0 { x / m2 } else { 0.0 };
         Self {
-            rho: rho / groups,
+            rho: rho / groups.max(1) as f64,
             kurtosis: if m2 > 0.0 {
                 (m4 / len) / (m2 / len).powi(2)
             } else {
                 0.0
             },
-            relative_error: if m2 > 0.0 { error / m2 } else { 0.0 },
-            predicted_iid_error: predicted / groups,
+            relative_error: ratio(error),
+            predicted_iid_error: samples.map(|n| ratio(iid_error / n as f64)),
         }
     }
 }
@@ -151,15 +153,24 @@ mod tests {
 
     #[test]
     fn weight_stats_by_hand() {
-        // A row of equal magnitudes: ρ = 1; a row (1, 0, 0, 0): ρ = 1/4, (nρ − 1)/N = 0.
-        let stats = WeightStats::of(&[1.0, -1.0, 1.0, -1.0], 4, 2, &[1.0, -1.0, 1.0, 0.0]);
+        // A row of equal magnitudes: ρ = 1, (S² − ‖w‖²)/N/‖w‖² = (16 − 4)/2/4 = 1.5; a row
+        // (2, 0, 0, 0): ρ = 1/4, and independent sampling is exact.
+        let stats = WeightStats::of(&[1.0, -1.0, 1.0, -1.0], 4, Some(2), &[1.0, -1.0, 1.0, 0.0]);
         assert_eq!(stats.rho, 1.0);
         assert_eq!(stats.kurtosis, 1.0);
         assert_eq!(stats.relative_error, 0.25);
-        assert_eq!(stats.predicted_iid_error, 1.5);
-        let spike = WeightStats::of(&[2.0, 0.0, 0.0, 0.0], 4, 3, &[2.0, 0.0, 0.0, 0.0]);
-        assert_eq!((spike.rho, spike.predicted_iid_error), (0.25, 0.0));
+        assert_eq!(stats.predicted_iid_error, Some(1.5));
+        let spike = WeightStats::of(&[2.0, 0.0, 0.0, 0.0], 4, Some(3), &[2.0, 0.0, 0.0, 0.0]);
+        assert_eq!((spike.rho, spike.predicted_iid_error), (0.25, Some(0.0)));
         assert_eq!(spike.kurtosis, 4.0);
+        // Two rows weigh by their norms: (1, 1) and (3, 0) with N = 1: (4 − 2 + 9 − 9) / 11.
+        let two = WeightStats::of(&[1.0, 1.0, 3.0, 0.0], 2, Some(1), &[2.0, 0.0, 3.0, 0.0]);
+        assert_eq!(two.predicted_iid_error, Some(2.0 / 11.0));
+        assert!(
+            WeightStats::of(&[1.0], 1, None, &[1.0])
+                .predicted_iid_error
+                .is_none()
+        );
     }
 
     #[test]

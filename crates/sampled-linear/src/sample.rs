@@ -115,13 +115,14 @@ impl SampledWeights {
             d_output,
             d_input,
             samples_per_group,
-            stats: WeightStats::of(&[], 1, 1, &[]),
+            stats: WeightStats::of(&[], 1, None, &[]),
         };
         let group = match config.granularity {
             Granularity::PerNeuron => d_input,
             Granularity::PerLayer => rows.len(),
         };
-        sampled.stats = WeightStats::of(rows, group, samples_per_group, &sampled.dequantize());
+        sampled.stats =
+            WeightStats::of(rows, group, Some(samples_per_group), &sampled.dequantize());
         Ok(sampled)
     }
 

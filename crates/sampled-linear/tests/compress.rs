@@ -127,8 +127,14 @@ fn compressing_equals_sampling_in_place() {
     forward(&compact, x.clone())
         .into_data()
         .assert_approx_eq::<f32>(&forward(&both, x).into_data(), Tolerance::absolute(1e-5));
-    let error = compress(model, &plan.with_amount("layers.7", 1.0)).unwrap_err();
+    let error = compress(model.clone(), &plan.clone().with_amount("layers.7", 1.0)).unwrap_err();
     assert!(error.to_string().contains("layers.7"), "{error}");
+    // An amount for a layer the selection leaves dense is a mistake, not ignored.
+    let error = compress(model, &plan.with_amount("layers.2", 1.0)).unwrap_err();
+    assert!(
+        error.to_string().contains("layers.2") && error.to_string().contains("hidden"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -17,9 +17,11 @@
 //!   the counts negatively correlated, which is what makes stratified sampling beat
 //!   independent inclusion when a dot product sums them.
 //!
-//! So a row has about `N` non-zeros, no weight of the head is ever dropped, and the head's
-//! counts are as small as the weights allow (fewer bits than sampled counts). On the MNIST
-//! MLP it keeps the accuracy of systematic sampling in fewer bytes (docs/RESULTS.md, E2).
+//! So a row has about `N` non-zeros and no weight of the head is ever dropped. The head's
+//! counts are at least their share `N |w| / S` (`τ ≤ S/N`) but deterministic: no sampling
+//! spread above it, which on trained layers gave smaller `max |q|` (fewer value bits) than
+//! jittered sampling, and the accuracy of systematic sampling in fewer bytes
+//! (docs/RESULTS.md, E2).
 //!
 //! ```
 //! use mcnn_sequences::threshold::threshold_counts;
@@ -49,7 +51,8 @@ pub const STREAM_ID: u32 = 4;
 ///
 /// # Errors
 /// `expected_nonzeros` 0 or above `i32::MAX`, empty `weights`, a NaN or infinite weight, a
-/// threshold that overflows `f32` or falls below the smallest normal `f32`. An all-zero group
+/// threshold that overflows `f32` or falls below the smallest normal `f32`, a head count above
+/// `i32::MAX` (a weight more than `2^31` thresholds large). An all-zero group
 /// gives all-zero counts and scale 0.
 pub fn threshold_counts(
     weights: &[f32],
@@ -121,7 +124,13 @@ pub fn threshold_counts(
     for (&w, q) in weights.iter().zip(q.iter_mut()) {
         if f64::from(w.abs()) >= tau {
             let x = f64::from(w.abs()) / scale64;
-            let count = x.round().clamp(1.0, i32::MAX as f64) as i32;
+            if x.round() > i32::MAX as f64 {
+                return Err(SamplingError::TooManySamples {
+                    requested: x.round() as u64,
+                    max: i32::MAX as u64,
+                });
+            }
+            let count = x.round().max(1.0) as i32;
             *q = if w < 0.0 { -count } else { count };
         }
     }
@@ -145,16 +154,20 @@ fn threshold(sorted: &[f64], n: usize) -> (f64, usize) {
     if n >= sorted.len() {
         return (*sorted.last().expect("non-empty"), sorted.len());
     }
-    let mut tail: f64 = sorted.iter().sum();
-    for (h, &a) in sorted.iter().enumerate().take(n) {
-        let tau = tail / (n - h) as f64;
-        if a < tau {
-            return (tau, h);
-        }
-        tail -= a;
+    // Tail sums from the smallest up: a subtraction from the total would lose a tail far
+    // smaller than the head.
+    let mut tails = vec![0.0; sorted.len() + 1];
+    for i in (0..sorted.len()).rev() {
+        tails[i] = tails[i + 1] + sorted[i];
     }
-    // Unreachable for n < len: at h = n − 1 the tail holds more than the last head.
-    (tail, n)
+    for h in 0..n {
+        let tau = tails[h] / (n - h) as f64;
+        // At h = n − 1 the tail holds the rest (at least one magnitude): stop there.
+        if sorted[h] < tau || h + 1 == n {
+            return (tau, h + usize::from(sorted[h] >= tau));
+        }
+    }
+    unreachable!("the loop returns at h = n − 1")
 }
 
 #[cfg(test)]
@@ -169,6 +182,17 @@ mod tests {
         assert_eq!(threshold(&[1.0; 4], 2), (2.0, 0));
         // n ≥ len: every weight in the head at the smallest.
         assert_eq!(threshold(&[3.0, 2.0], 5), (2.0, 2));
+        // A tail far below the head keeps its sum (tail sums run from the smallest up).
+        assert_eq!(threshold(&[1e12, 1e-3, 1e-3], 2), (2e-3, 1));
+        // Then the head is 5·10^14 thresholds: a count beyond i32 is an error, not clamped.
+        let c = threshold_counts(&[1e12, 1e-3, 1e-3], 2, CounterHash::from_seed(0));
+        assert!(
+            matches!(c, Err(SamplingError::TooManySamples { .. })),
+            "{c:?}"
+        );
+        // One sample for a weight and a negligible one: the head, at the rounded S.
+        let c = threshold_counts(&[1.0, 1e-20], 1, CounterHash::from_seed(0)).unwrap();
+        assert_eq!((c.q, c.summary.scale), (vec![1, 0], 1.0));
         // Σ min(1, a/τ) = n holds.
         let a = [9.0, 5.0, 2.0, 1.5, 1.0, 0.5, 0.25];
         for n in 1..a.len() {
