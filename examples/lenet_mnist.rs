@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example lenet_mnist                   # CPU (flex)
-//! cargo run --release --example lenet_mnist --features wgpu   # GPU (wgpu)
+//! cargo run --release --example lenet_mnist --features wgpu -- --backend wgpu   # GPU
 //! cargo run --release --example lenet_mnist --features ndarray -- --backend ndarray
 //! ```
 //!
@@ -59,22 +59,12 @@ struct Args {
     no_save: bool,
 }
 
-fn backend(name: Option<&str>) -> Result<BackendKind, String> {
-    match name {
-        Some(name) => BackendKind::parse_compiled(name).map_err(|e| e.to_string()),
-        None => BackendKind::compiled()
-            .into_iter()
-            .max_by_key(|k| !k.is_cpu())
-            .ok_or_else(|| "no backend compiled in".to_string()),
-    }
-}
-
 fn main() -> ExitCode {
     exit_code(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = backend(args.backend.as_deref())?;
+    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_batch_size(args.batch_size)

@@ -23,6 +23,7 @@ use mcnn::cli::exit_code;
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
 use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
+use mcnn::sweep::mean_sd;
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 #[derive(Parser, Debug)]
@@ -337,13 +338,6 @@ fn print_analysis(results: &[(Setting, Vec<f64>)]) {
         runs,
         100.0 * power
     );
-}
-
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
 }
 
 fn print_table(results: &[(Setting, Vec<f64>)]) {

@@ -113,8 +113,7 @@ pub fn run<M: Module>(
                 if v == 0 && seed == 0 {
                     default_reports.push((k, reports.clone()));
                 }
-                let method = base.describe().replace("neuron", setup.row);
-                let method = method.split(", K =").next().unwrap_or(&method).to_string();
+                let method = base.method().replace("neuron", setup.row);
                 point
                     .get_or_insert_with(|| {
                         Point::new(

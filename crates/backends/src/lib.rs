@@ -23,11 +23,13 @@ mod harness;
 mod host;
 mod kind;
 pub mod memory;
+mod param_error;
 mod recorded_size;
 mod step_counter;
 
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
 pub use host::host_values;
 pub use kind::{BackendError, BackendKind};
+pub use param_error::ParamError;
 pub use recorded_size::RecordedSize;
 pub use step_counter::StepCounter;

@@ -43,16 +43,18 @@ mod backend;
 mod cpu;
 #[cfg(feature = "wgpu")]
 mod cube;
-mod error;
 mod function;
 mod linear;
 mod pattern;
+#[doc(hidden)] // counters for tests that prove a custom path ran; not part of the API
 pub mod probe;
 mod reference;
 
 pub use backend::FanInBackend;
-pub use error::FanInError;
 pub use function::{fan_in, try_fan_in};
 pub use linear::{FanInLinear, FanInLinearConfig};
+/// A parameter of the fan-in op or layer out of its allowed range (the workspace's one
+/// parameter error, [`mcnn_backends::ParamError`]).
+pub use mcnn_backends::ParamError as FanInError;
 pub use pattern::{pack_rows, random_indices};
 pub use reference::{dense_weight, fan_in_reference};

@@ -19,14 +19,15 @@
 //! two of `P / n`; the narrower neurons are padded with slots that compute and learn nothing
 //! (see [`PathLinear`]).
 
-mod error;
 mod importance;
 mod layer;
 mod net;
 mod paths;
 
-pub use error::PathError;
 pub use importance::importance_paths;
 pub use layer::{Duplicates, PathInit, PathLinear, PathLinearConfig};
+/// A parameter of path generation or a path layer out of its allowed range (the workspace's one
+/// parameter error, [`mcnn_backends::ParamError`]).
+pub use mcnn_backends::ParamError as PathError;
 pub use net::{PathNet, PathNetConfig};
 pub use paths::{Balance, EdgeTable, PathGenerator, Paths, generate_paths};

@@ -58,7 +58,7 @@ impl Baseline {
     pub fn describe(&self) -> String {
         match self {
             Self::Magnitude { granularity, .. } => {
-                format!("magnitude {}", granularity_name(*granularity))
+                format!("magnitude {}", granularity.name())
             }
             Self::Random { .. } => "random per neuron".into(),
             Self::Ternary => "TWN ternary".into(),
@@ -253,14 +253,6 @@ pub fn apply_baseline_weights<M: Module>(
     })
 }
 
-pub(crate) fn granularity_name(granularity: Granularity) -> &'static str {
-    match granularity {
-        Granularity::PerNeuron => "per neuron",
-        Granularity::PerLayer => "per layer",
-    }
-}
-
-/// How many of `n` weights a `keep` fraction keeps: rounded, at least 1.
 /// Bits of the compact form of rows that are integers times one `scale` (as a sampled layer
 /// is stored): the same count for every method.
 fn integer_bits(rows: &[f32], scale: f32, d_input: usize) -> u64 {

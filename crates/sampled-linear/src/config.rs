@@ -15,6 +15,16 @@ pub enum Granularity {
     PerLayer,
 }
 
+impl Granularity {
+    /// `per neuron` or `per layer`, for tables (`Display` is Burn's JSON of the config).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PerNeuron => "per neuron",
+            Self::PerLayer => "per layer",
+        }
+    }
+}
+
 /// How many samples `N` a group gets.
 #[derive(Config, Debug, Copy, PartialEq)]
 pub enum Budget {
@@ -56,6 +66,20 @@ impl SamplingScheme {
             Self::Iid => Some(Scheme::Iid),
             Self::LowDiscrepancy => Some(Scheme::LowDiscrepancy),
             Self::Threshold => None,
+        }
+    }
+}
+
+impl SamplingScheme {
+    /// `jittered`, `systematic`, `iid`, `low-discrepancy` or `threshold`, for tables
+    /// (`Display` is Burn's JSON of the config).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jittered => "jittered",
+            Self::Systematic => "systematic",
+            Self::Iid => "iid",
+            Self::LowDiscrepancy => "low-discrepancy",
+            Self::Threshold => "threshold",
         }
     }
 }
@@ -137,22 +161,17 @@ impl SamplingConfig {
         }
     }
 
+    /// The method without its budget, for tables and plots: `jittered per neuron`.
+    pub fn method(&self) -> String {
+        format!("{} {}", self.scheme.name(), self.granularity.name())
+    }
+
     /// A short description for tables and plots: `jittered per neuron, K = 0.5`.
     pub fn describe(&self) -> String {
-        let scheme = match self.scheme {
-            SamplingScheme::Jittered => "jittered",
-            SamplingScheme::Systematic => "systematic",
-            SamplingScheme::Iid => "iid",
-            SamplingScheme::LowDiscrepancy => "low-discrepancy",
-            SamplingScheme::Threshold => "threshold",
-        };
         let budget = match self.budget {
             Budget::Amount(k) => format!("K = {k}"),
             Budget::PerNeuron(c) => format!("{c} per neuron"),
         };
-        format!(
-            "{scheme} {}, {budget}",
-            crate::baselines::granularity_name(self.granularity)
-        )
+        format!("{}, {budget}", self.method())
     }
 }

@@ -5,7 +5,7 @@ k distinct inputs per output, against `torch.nn.Linear` of the same shape on the
 PyTorch has no fan-in op; the two usual ways are timed:
   gather: (x[:, idx] * w).sum(-1), autograd through the gather (holds batch*out*k floats);
   csr:    torch.sparse.mm with a CSR weight (forward only: autograd to CSR values is missing).
-Run: python3 torch_peer.py BATCHxWIDTH [...]  (default 128x1024 4096x4096). Times are the
+Run: python3 tools/peers/fan_in_torch.py BATCHxWIDTH [...]  (default 128x1024 4096x4096). Times are the
 median of 50 CUDA-event-timed calls after 10 warm-ups, float32, TF32 off.
 """
 import sys

@@ -1,8 +1,11 @@
+//! The one error for a bad argument across the crates: which parameter, its value, and what
+//! is allowed. The fan-in op calls it `FanInError`, path networks `PathError`.
+
 use std::fmt;
 
-/// A parameter of the fan-in op or layer that is out of its allowed range.
+/// A parameter out of its allowed range: the parameter, its value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FanInError {
+pub struct ParamError {
     /// The parameter, as named in the API (`indices`, `weight`, `fan_in`, …).
     pub parameter: &'static str,
     /// The value that was given.
@@ -11,8 +14,9 @@ pub struct FanInError {
     pub allowed: String,
 }
 
-impl FanInError {
-    pub(crate) fn new(
+impl ParamError {
+    /// The error for `parameter` given `value`, where `allowed` is allowed.
+    pub fn new(
         parameter: &'static str,
         value: impl fmt::Display,
         allowed: impl Into<String>,
@@ -25,7 +29,7 @@ impl FanInError {
     }
 }
 
-impl fmt::Display for FanInError {
+impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -35,4 +39,15 @@ impl fmt::Display for FanInError {
     }
 }
 
-impl std::error::Error for FanInError {}
+impl std::error::Error for ParamError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_parameter_value_and_allowed() {
+        let e = ParamError::new("fan_in", 0, "at least 1");
+        assert_eq!(e.to_string(), "invalid `fan_in` = 0: at least 1");
+    }
+}

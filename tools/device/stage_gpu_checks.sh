@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (release, --features wgpu) and packs into .gpu/ what scripts/gpu_check.sh runs on a
+# Builds (release, --features wgpu) and packs into artifacts/device/ what tools/device/gpu_checks.sh runs on a
 # GPU machine that has no Rust toolchain: three test binaries, the fan-in bench, the E1
 # example, and MNIST (about 45 MB compressed: each binary holds all of Burn's kernels). Run from the repository root; MNIST must be in ./data (any example fetches it).
 set -euo pipefail
@@ -21,14 +21,14 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable"):
         print(m["executable"])
 ')
-rm -rf .gpu/stage && mkdir -p .gpu/stage
+rm -rf artifacts/device/stage && mkdir -p artifacts/device/stage
 while read -r name exe; do
   case $name in fan-in_gpu_vs_cpu|partition-dropout_layer|sampled-linear_layer)
-    cp "$exe" ".gpu/stage/$(echo "${name/fan-in/fan_in}" | tr - _)";; esac
+    cp "$exe" "artifacts/device/stage/$(echo "${name/fan-in/fan_in}" | tr - _)";; esac
 done <<< "$tests"
-cp "$bench" .gpu/stage/fan_in_bench
-cp "$T/release/examples/partition_dropout_variance" .gpu/stage/
-strip .gpu/stage/*
-tar -cf - -C .gpu/stage . | xz -9 -T2 > .gpu/bins.tar.xz
-tar -cJf .gpu/mnist.tar.xz data/mnist
-ls -la .gpu
+cp "$bench" artifacts/device/stage/fan_in_bench
+cp "$T/release/examples/partition_dropout_variance" artifacts/device/stage/
+strip artifacts/device/stage/*
+tar -cf - -C artifacts/device/stage . | xz -9 -T2 > artifacts/device/bins.tar.xz
+tar -cJf artifacts/device/mnist.tar.xz data/mnist
+ls -la artifacts/device
