@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mcnn::backends::BackendKind;
+use mcnn::backends::{BackendError, BackendKind};
 use mcnn::cli::exit_code;
 use mcnn::datasets::data_dir;
 use mcnn::plot::{LinePlot, Series};
@@ -40,13 +40,13 @@ struct Args {
     /// `paths`, `partitions`, `sampled` or `sampled-conv`; the last two optionally with a layer
     /// selection: `sampled/hidden`, `sampled-conv/inner` (all, hidden, inner, conv, linear).
     #[arg(long, required_unless_present_any = ["report", "merge"])]
-    experiment: Option<String>,
+    experiment: Option<Experiment>,
     /// The swept values: numbers of paths or of partitions, or sampling amounts K.
     #[arg(long, value_delimiter = ',')]
     values: Vec<String>,
     /// Backends, each compiled in (`flex`, `ndarray`, `wgpu`).
     #[arg(long, value_delimiter = ',', default_value = "flex")]
-    backends: Vec<String>,
+    backends: Vec<BackendKind>,
     /// Seeds 1..=N per value.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -65,7 +65,7 @@ struct Args {
     /// `i/n`: run only every n-th run of the grid, starting with the i-th (in the sampling
     /// experiments every n-th (seed, backend) with all its values: one training each).
     #[arg(long)]
-    shard: Option<String>,
+    shard: Option<Shard>,
     /// Train nothing: report the runs in `--out`.
     #[arg(long, conflicts_with_all = ["experiment", "values", "shard", "merge"])]
     report: bool,
@@ -103,25 +103,21 @@ fn run(args: &Args) -> Result<(), String> {
         let rows = ResultsFile::read(&args.out).map_err(|e| e.to_string())?;
         return report(&rows, args);
     }
-    let experiment = Experiment::parse(args.experiment.as_deref().expect("clap requires it"))
-        .map_err(|e| e.to_string())?;
+    let experiment = args.experiment.expect("clap requires it");
     // Its canonical name (`sampled/all` is `sampled`): what the results file records.
     let name = &experiment.name();
-    experiment
-        .check_values(&args.values)
-        .map_err(|e| e.to_string())?;
+    // The settings parsed (and checked) once, before anything runs.
+    let grid = Grid::new(experiment, &args.values, args.seeds, args.backends.clone())
+        .map_err(|e| format!("--values: {e}"))?;
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }
-    let kinds = args
-        .backends
-        .iter()
-        .map(|name| BackendKind::from_flag(Some(name)).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let shard = match &args.shard {
-        Some(text) => Shard::parse(text).map_err(|e| e.to_string())?,
-        None => Shard::ALL,
-    };
+    for kind in &args.backends {
+        if !kind.is_compiled() {
+            return Err(BackendError::NotCompiled(*kind).to_string());
+        }
+    }
+    let shard = args.shard.unwrap_or(Shard::ALL);
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_recorded_steps(args.recorded_steps);
@@ -133,13 +129,9 @@ fn run(args: &Args) -> Result<(), String> {
         args.train_limit,
     )?;
     let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
-    results.check_experiment(name).map_err(|e| e.to_string())?;
-    let grid = Grid::new(
-        name,
-        args.values.clone(),
-        args.seeds,
-        kinds.iter().map(BackendKind::to_string).collect(),
-    );
+    results
+        .check_experiment(experiment)
+        .map_err(|e| e.to_string())?;
     let mine = grid.shard(shard, experiment.trains_once_per_seed_and_backend());
     let todo: Vec<&RunKey> = mine.iter().filter(|k| !results.is_done(k)).collect();
     eprintln!(
@@ -245,14 +237,14 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
             c.setting, c.backend, c.runs, c.accuracy.0, c.accuracy.1, c.seconds_per_epoch
         );
     }
-    let backends: Vec<&str> = {
-        let mut names: Vec<&str> = Vec::new();
+    let backends: Vec<BackendKind> = {
+        let mut kinds: Vec<BackendKind> = Vec::new();
         cells.iter().for_each(|c| {
-            if !names.contains(&c.backend.as_str()) {
-                names.push(&c.backend);
+            if !kinds.contains(&c.backend) {
+                kinds.push(c.backend);
             }
         });
-        names
+        kinds
     };
     if backends.len() > 1 {
         println!(
@@ -303,12 +295,12 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
                 points: cells
                     .iter()
                     .filter(|c| c.backend == *backend)
-                    .filter_map(|c| Some((c.setting.parse::<f64>().ok()?, c.accuracy.0)))
+                    .map(|c| (c.setting.value().as_f64(), c.accuracy.0))
                     .collect(),
                 markers_only: false,
                 y_errors: cells
                     .iter()
-                    .filter(|c| c.backend == *backend && c.setting.parse::<f64>().is_ok())
+                    .filter(|c| c.backend == *backend)
                     .map(|c| c.accuracy.1)
                     .collect(),
             })
@@ -318,9 +310,7 @@ fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
                 "Sweep {}: test accuracy per backend (mean ± sd over seeds)",
                 rows[0].key.experiment
             ),
-            x_label: Experiment::parse(&rows[0].key.experiment)
-                .map_or("value", Experiment::value_label)
-                .into(),
+            x_label: rows[0].key.experiment.value_label().into(),
             y_label: "test accuracy".into(),
             log_x: true,
             y_reference: None,

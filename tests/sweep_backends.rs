@@ -22,12 +22,7 @@ fn a_small_grid_agrees_across_backends() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let data = subset(Source::Mnist, 2000, 1000);
     let kinds = BackendKind::compiled();
-    let grid = Grid::new(
-        "paths",
-        vec!["2048".into(), "8192".into()],
-        3,
-        kinds.iter().map(BackendKind::to_string).collect(),
-    );
+    let grid = Grid::new(Experiment::Paths, &["2048", "8192"], 3, kinds).unwrap();
     // Exactly what the sweep example runs for each key.
     let mut runner = quiet_runner(Experiment::Paths, &data);
     let rows: Vec<RunRow> = grid.runs().iter().map(|k| runner.run(k).unwrap()).collect();
@@ -35,12 +30,12 @@ fn a_small_grid_agrees_across_backends() {
         rows.iter().all(|r| r.trained_accuracy.is_none()),
         "nothing sampled"
     );
-    let host = &grid.backends[0];
-    for row in rows.iter().filter(|r| &r.key.backend != host) {
+    let host = grid.backends[0];
+    for row in rows.iter().filter(|r| r.key.backend != host) {
         let reference = rows
             .iter()
             .find(|r| {
-                &r.key.backend == host
+                r.key.backend == host
                     && r.key.setting == row.key.setting
                     && r.key.seed == row.key.seed
             })
@@ -55,7 +50,7 @@ fn a_small_grid_agrees_across_backends() {
         }
     }
     let cells = cells(&rows);
-    for a in cells.iter().filter(|c| &c.backend == host) {
+    for a in cells.iter().filter(|c| c.backend == host) {
         for b in cells
             .iter()
             .filter(|c| c.setting == a.setting && c.backend != a.backend)
@@ -94,12 +89,7 @@ fn sampling_experiments_report_the_sampled_network() {
     for (experiment, chance_margin) in experiments {
         let data = subset(experiment.source(), 2000, 500);
         let mut runner = quiet_runner(experiment, &data);
-        let grid = Grid::new(
-            &experiment.name(),
-            vec!["1000".into(), "0.01".into()],
-            1,
-            vec!["flex".into()],
-        );
+        let grid = Grid::new(experiment, &["1000", "0.01"], 1, vec![BackendKind::Flex]).unwrap();
         let runs = grid.runs();
         let near_dense = runner.run(&runs[0]).unwrap();
         let sparse = runner.run(&runs[1]).unwrap();

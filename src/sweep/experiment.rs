@@ -1,8 +1,9 @@
 //! The experiments a sweep runs: what each trains, on which data, and what it reports.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
 
 use burn::tensor::Device;
 use mcnn_backends::{BackendKind, fork_identical, host_device, materialize};
@@ -14,8 +15,9 @@ use sampled_linear::{
     Budget, LayerKind, LayerSelection, SamplingConfig, compressible_layers, sample_linears,
 };
 
+use super::setting::{self, Setting, SettingValue};
 use super::{RunKey, RunRow, SweepError};
-use crate::models::{ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
+use crate::models::{ImageClassifier, LeNet5, LeNet5Config, LeNet5Dropout, Mlp, MlpConfig};
 use crate::training::{EpochReport, Trainer, evaluate};
 
 /// An experiment of a sweep; the swept value is its setting.
@@ -35,7 +37,6 @@ pub enum Experiment {
 }
 
 impl Experiment {
-    /// Every experiment.
     /// Every experiment (the sampling ones with every layer sampled).
     pub const ALL: [Self; 4] = [
         Self::Paths,
@@ -54,7 +55,7 @@ impl Experiment {
         let unknown = || {
             let known: Vec<String> = Self::ALL.iter().map(|e| e.name()).collect();
             SweepError(format!(
-                "--experiment: unknown {name:?} ({}; the sampling ones take /LAYERS: \
+                "unknown experiment {name:?} ({}; the sampling ones take /LAYERS: \
                  all, hidden, inner, conv, linear)",
                 known.join(", ")
             ))
@@ -111,57 +112,49 @@ impl Experiment {
         }
     }
 
-    /// Checks the swept values against what the experiment can run, before anything runs:
-    /// paths in `1..=2^32` (path-net's limit), partitions in `2..=u32::MAX` (partition
-    /// dropout's), sampling amounts `K` finite and positive whose largest group of weights
-    /// (784 inputs of the MLP's first layer, 400 of LeNet-5's first `Linear` on CIFAR-10)
-    /// takes at most `MAX_COUNT_SAMPLES` samples.
+    /// Parses the swept values for the experiment, before anything runs (see
+    /// [`Setting::parse`] for what each experiment allows).
     ///
     /// # Errors
-    /// No values, or one that is not allowed: the message names `--values`, what was given
+    /// No values, or one that is not allowed: the message names the setting, what was given
     /// and what is allowed.
-    pub fn check_values(self, values: &[String]) -> Result<(), SweepError> {
-        let (valid, allowed): (fn(&str) -> bool, &str) = match self {
-            Self::Paths => (
-                |v| v.parse::<u64>().is_ok_and(|n| (1..=1 << 32).contains(&n)),
-                "whole numbers of paths in 1..=2^32",
-            ),
-            Self::Partitions => (
-                |v| {
-                    v.parse::<u64>()
-                        .is_ok_and(|n| (2..=u32::MAX as u64).contains(&n))
-                },
-                "whole numbers of partitions in 2..=4294967295",
-            ),
-            Self::Sampled(_) => (
-                |v| amount_fits(v, 784),
-                "finite positive sampling amounts K with ⌈784·K⌉ ≤ 2^31 − 1 samples per neuron",
-            ),
-            Self::SampledConv(_) => (
-                |v| amount_fits(v, 400),
-                "finite positive sampling amounts K with ⌈400·K⌉ ≤ 2^31 − 1 samples per neuron",
-            ),
-        };
+    pub fn settings<S: AsRef<str>>(self, values: &[S]) -> Result<Vec<Setting>, SweepError> {
         if values.is_empty() {
-            return Err(SweepError(format!("--values: none given ({allowed})")));
+            return Err(SweepError(format!(
+                "no settings given ({})",
+                setting::allowed(self)
+            )));
         }
-        match values.iter().find(|v| !valid(v)) {
-            Some(bad) => Err(SweepError(format!(
-                "--values: {bad:?} is not allowed for experiment {self}: {allowed}"
-            ))),
-            None => Ok(()),
-        }
+        values
+            .iter()
+            .map(|v| Setting::parse(self, v.as_ref()))
+            .collect()
+    }
+
+    /// Checks the swept values against what the experiment can run: [`settings`](Self::settings)
+    /// without keeping them.
+    ///
+    /// # Errors
+    /// As [`settings`](Self::settings).
+    pub fn check_values<S: AsRef<str>>(self, values: &[S]) -> Result<(), SweepError> {
+        self.settings(values).map(drop)
     }
 }
 
-/// Whether `value` is a sampling amount `K` whose group of `group` weights gets a number of
-/// samples the sampler accepts.
-fn amount_fits(value: &str, group: usize) -> bool {
-    value.parse::<f64>().is_ok_and(|k| {
-        k.is_finite()
-            && k > 0.0
-            && (k * group as f64).ceil() <= mcnn_sequences::counts::MAX_COUNT_SAMPLES as f64
-    })
+impl FromStr for Experiment {
+    type Err = SweepError;
+
+    /// [`Experiment::parse`].
+    fn from_str(name: &str) -> Result<Self, SweepError> {
+        Self::parse(name)
+    }
+}
+
+/// By name: [`Experiment::name`] is one to one.
+impl Hash for Experiment {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
 }
 
 impl fmt::Display for Experiment {
@@ -175,11 +168,14 @@ impl fmt::Display for Experiment {
 pub struct Runner<'a> {
     experiment: Experiment,
     trainer: Trainer<'a>,
-    trained: HashMap<(u64, String), Trained>,
+    /// The MLPs of [`Experiment::Sampled`], trained.
+    mlps: Trained<Mlp>,
+    /// The LeNet-5s of [`Experiment::SampledConv`], trained.
+    lenets: Trained<LeNet5>,
 }
 
-/// A network trained for a (seed, backend), with its epoch reports.
-type Trained = (Box<dyn Any>, Vec<EpochReport>);
+/// Networks trained per (seed, backend), with their epoch reports.
+type Trained<M> = HashMap<(u64, BackendKind), (M, Vec<EpochReport>)>;
 
 impl<'a> Runner<'a> {
     /// A runner of `experiment` that trains with `trainer`, whose seed each run replaces
@@ -188,7 +184,8 @@ impl<'a> Runner<'a> {
         Self {
             experiment,
             trainer,
-            trained: HashMap::new(),
+            mlps: HashMap::new(),
+            lenets: HashMap::new(),
         }
     }
 
@@ -201,49 +198,56 @@ impl<'a> Runner<'a> {
     /// backend: every backend of a (setting, seed) starts from the same network.
     ///
     /// # Errors
-    /// A key of another experiment, a setting that is not allowed, a backend that is not
-    /// compiled in, or a sampling error.
+    /// A key of another experiment, a setting that is not the experiment's, a backend that is
+    /// not compiled in, or a sampling error.
     pub fn run(&mut self, key: &RunKey) -> Result<RunRow, SweepError> {
         let experiment = self.experiment;
-        if key.experiment != experiment.name() {
+        if key.experiment != experiment {
             return Err(SweepError(format!(
                 "run {key:?} is not of experiment {experiment}"
             )));
         }
-        experiment.check_values(std::slice::from_ref(&key.setting))?;
-        let device = BackendKind::from_flag(Some(&key.backend))
-            .map_err(|e| SweepError(e.to_string()))?
-            .device();
-        let count = || key.setting.parse::<usize>().expect("checked above");
-        let sampling = || {
-            let amount = key.setting.parse().expect("checked above");
-            SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed)
-        };
+        if !key.setting.is_for(experiment) {
+            // Not allowed at all (the error says what is), or parsed for another experiment.
+            Setting::parse(experiment, key.setting.text())?;
+            return Err(SweepError(format!(
+                "setting {:?} was parsed for another experiment than {experiment}",
+                key.setting.text()
+            )));
+        }
+        let device = key
+            .backend
+            .try_device()
+            .map_err(|e| SweepError(e.to_string()))?;
+        let sampling =
+            |amount: f64| SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed);
         let sampling_error = |e: sampled_linear::SampledLinearError| SweepError(e.to_string());
-        let (reports, sampled_accuracy) = match experiment {
-            Experiment::Paths => {
+        let trainer = &self.trainer;
+        let (reports, sampled_accuracy) = match (experiment, key.setting.value()) {
+            (Experiment::Paths, SettingValue::Paths(paths)) => {
                 let init =
-                    |host: &Device| PathNetConfig::new(vec![784, 300, 300, 10], count()).init(host);
-                (self.fit(key, &device, init).1, None)
+                    |host: &Device| PathNetConfig::new(vec![784, 300, 300, 10], paths).init(host);
+                (fit(trainer, key, &device, init).1, None)
             }
-            Experiment::Partitions => {
+            (Experiment::Partitions, SettingValue::Partitions(partitions)) => {
                 let init = |host: &Device| LeNet5Dropout {
                     lenet: LeNet5Config::new().init(host),
-                    after_fc1: PartitionDropoutConfig::new(count()).init(),
-                    after_fc2: PartitionDropoutConfig::new(count()).init(),
+                    after_fc1: PartitionDropoutConfig::new(partitions).init(),
+                    after_fc2: PartitionDropoutConfig::new(partitions).init(),
                 };
-                (self.fit(key, &device, init).1, None)
+                (fit(trainer, key, &device, init).1, None)
             }
-            Experiment::Sampled(layers) => {
+            (Experiment::Sampled(layers), SettingValue::Amount(amount)) => {
                 let init = |host: &Device| MlpConfig::new(vec![784, 300, 10]).init(host);
-                let (trained, reports) = self.trained(key, &device, init);
+                let (trained, reports) = trained(trainer, &mut self.mlps, key, &device, init);
                 let selected = layers.paths(&compressible_layers(&trained), &[LayerKind::Linear]);
-                let (sampled, _) =
-                    sample_linears(trained, &sampling(), |p| selected.iter().any(|s| s == p))
-                        .map_err(sampling_error)?;
-                (reports, Some(self.test_accuracy(&sampled, &device)))
+                let (sampled, _) = sample_linears(trained, &sampling(amount), |p| {
+                    selected.iter().any(|s| s == p)
+                })
+                .map_err(sampling_error)?;
+                (reports, Some(test_accuracy(trainer, &sampled, &device)))
             }
-            Experiment::SampledConv(layers) => {
+            (Experiment::SampledConv(layers), SettingValue::Amount(amount)) => {
                 let init = |host: &Device| {
                     LeNet5Config::new()
                         .with_in_channels(3)
@@ -251,13 +255,20 @@ impl<'a> Runner<'a> {
                         .with_padding(0)
                         .init(host)
                 };
-                let (trained, reports) = self.trained(key, &device, init);
+                let (trained, reports) = trained(trainer, &mut self.lenets, key, &device, init);
                 let kinds = [LayerKind::Conv2d, LayerKind::Linear];
                 let selected = layers.paths(&compressible_layers(&trained), &kinds);
-                let (sampled, _) =
-                    sample_model(trained, &sampling(), |p| selected.iter().any(|s| s == p))
-                        .map_err(sampling_error)?;
-                (reports, Some(self.test_accuracy(&sampled, &device)))
+                let (sampled, _) = sample_model(trained, &sampling(amount), |p| {
+                    selected.iter().any(|s| s == p)
+                })
+                .map_err(sampling_error)?;
+                (reports, Some(test_accuracy(trainer, &sampled, &device)))
+            }
+            (_, value) => {
+                // `is_for` above rules this out: each experiment parses one kind of value.
+                return Err(SweepError(format!(
+                    "setting {value:?} is not a value of experiment {experiment}"
+                )));
             }
         };
         let last = reports.last().expect("at least one epoch");
@@ -273,54 +284,52 @@ impl<'a> Runner<'a> {
 
     /// Whether `key`'s network was trained earlier in this process (its run only samples it).
     pub fn has_trained(&self, key: &RunKey) -> bool {
-        self.experiment.trains_once_per_seed_and_backend()
-            && self.trained.contains_key(&(key.seed, key.backend.clone()))
-    }
-
-    /// Trains the network `init` draws on the host (seeded with the run's seed) on `device`.
-    fn fit<M: ImageClassifier>(
-        &self,
-        key: &RunKey,
-        device: &Device,
-        init: impl FnOnce(&Device) -> M,
-    ) -> (M, Vec<EpochReport>) {
-        let host = host_device();
-        host.seed(key.seed);
-        let model = fork_identical(&materialize(init(&host)), device);
-        self.trainer.with_seed(key.seed).fit(model, device, |_| {})
-    }
-
-    /// [`fit`](Self::fit), once per (seed, backend): the same network for every value.
-    fn trained<M: ImageClassifier + 'static>(
-        &mut self,
-        key: &RunKey,
-        device: &Device,
-        init: impl FnOnce(&Device) -> M,
-    ) -> (M, Vec<EpochReport>) {
-        let id = (key.seed, key.backend.clone());
-        // No setting in the key: the sampling experiments' networks do not depend on it.
-        if let Some((model, reports)) = self.trained.get(&id) {
-            let model = model
-                .downcast_ref::<M>()
-                .expect("one network type per experiment");
-            return (model.clone(), reports.clone());
+        let id = (key.seed, key.backend);
+        match self.experiment {
+            Experiment::Sampled(_) => self.mlps.contains_key(&id),
+            Experiment::SampledConv(_) => self.lenets.contains_key(&id),
+            Experiment::Paths | Experiment::Partitions => false,
         }
-        let (model, reports) = self.fit(key, device, init);
-        self.trained
-            .insert(id, (Box::new(model.clone()), reports.clone()));
-        (model, reports)
     }
+}
 
-    fn test_accuracy<M: ImageClassifier>(&self, model: &M, device: &Device) -> f64 {
-        let t = &self.trainer;
-        evaluate(
-            model,
-            t.test_set,
-            t.batcher,
-            t.config.eval_batch_size,
-            device,
-        )
-    }
+/// Trains the network `init` draws on the host (seeded with the run's seed) on `device`.
+fn fit<M: ImageClassifier>(
+    trainer: &Trainer<'_>,
+    key: &RunKey,
+    device: &Device,
+    init: impl FnOnce(&Device) -> M,
+) -> (M, Vec<EpochReport>) {
+    let host = host_device();
+    host.seed(key.seed);
+    let model = fork_identical(&materialize(init(&host)), device);
+    trainer.with_seed(key.seed).fit(model, device, |_| {})
+}
+
+/// [`fit`], once per (seed, backend) in `cache`: the same network for every value.
+fn trained<M: ImageClassifier>(
+    trainer: &Trainer<'_>,
+    cache: &mut Trained<M>,
+    key: &RunKey,
+    device: &Device,
+    init: impl FnOnce(&Device) -> M,
+) -> (M, Vec<EpochReport>) {
+    // No setting in the id: the sampling experiments' networks do not depend on it.
+    cache
+        .entry((key.seed, key.backend))
+        .or_insert_with(|| fit(trainer, key, device, init))
+        .clone()
+}
+
+/// The test accuracy of `model` on `device`, with `trainer`'s test set and batch size.
+fn test_accuracy<M: ImageClassifier>(trainer: &Trainer<'_>, model: &M, device: &Device) -> f64 {
+    evaluate(
+        model,
+        trainer.test_set,
+        trainer.batcher,
+        trainer.config.eval_batch_size,
+        device,
+    )
 }
 
 #[cfg(test)]
@@ -342,10 +351,7 @@ mod tests {
         assert!(Experiment::parse("paths/hidden").is_err());
         assert!(Experiment::parse("sampled/outer").is_err());
         let error = Experiment::parse("pathz").unwrap_err().to_string();
-        assert!(
-            error.contains("--experiment") && error.contains("\"pathz\""),
-            "{error}"
-        );
+        assert!(error.starts_with("unknown experiment \"pathz\""), "{error}");
         assert!(error.contains("sampled-conv"), "{error}");
     }
 
@@ -379,14 +385,17 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(
-                error.starts_with("--values: ") && error.contains(&format!("{bad:?}")),
+                error.starts_with(&format!("setting {bad:?} is not allowed")),
                 "{error}"
             );
         }
         let error = Experiment::SampledConv(LayerSelection::All)
-            .check_values(&[])
+            .check_values::<&str>(&[])
             .unwrap_err();
-        assert!(error.to_string().contains("none given"), "{error}");
+        assert!(
+            error.to_string().starts_with("no settings given"),
+            "{error}"
+        );
         assert!(
             Experiment::Partitions
                 .check_values(&values(&["4294967295"]))
@@ -397,5 +406,31 @@ mod tests {
                 .check_values(&values(&["4294967296"]))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn settings_are_parsed_once_for_their_experiment() {
+        let settings = Experiment::Partitions.settings(&["2", "9"]).unwrap();
+        let values: Vec<_> = settings.iter().map(Setting::value).collect();
+        assert_eq!(
+            values,
+            [SettingValue::Partitions(2), SettingValue::Partitions(9)]
+        );
+        let amount = Setting::parse(Experiment::Sampled(LayerSelection::All), "0.25").unwrap();
+        assert_eq!(amount.value(), SettingValue::Amount(0.25));
+        assert_eq!(amount.text(), "0.25");
+        // The text is kept: "1" and "1.0" are different settings, as they were as text.
+        let one = Setting::parse(Experiment::Sampled(LayerSelection::All), "1").unwrap();
+        let one_point_zero =
+            Setting::parse(Experiment::Sampled(LayerSelection::All), "1.0").unwrap();
+        assert_ne!(one, one_point_zero);
+        // Two paths are not two partitions; a K LeNet's 400 inputs take is too large for the
+        // MLP's 784.
+        let two = Setting::parse(Experiment::Paths, "2").unwrap();
+        assert!(two.is_for(Experiment::Paths) && !two.is_for(Experiment::Partitions));
+        let large =
+            Setting::parse(Experiment::SampledConv(LayerSelection::All), "4000000").unwrap();
+        assert!(large.is_for(Experiment::SampledConv(LayerSelection::Inner)));
+        assert!(!large.is_for(Experiment::Sampled(LayerSelection::All)));
     }
 }

@@ -4,23 +4,34 @@
 //! the per-setting, per-backend summary with the cross-backend difference.
 //!
 //! ```
-//! use mcnn::sweep::{Grid, Shard};
+//! use mcnn::backends::BackendKind;
+//! use mcnn::sweep::{Experiment, Grid, Shard};
 //!
-//! let grid = Grid::new("paths", vec!["4096".into(), "16384".into()], 3, vec!["flex".into()]);
+//! let grid = Grid::new(Experiment::Paths, &["4096", "16384"], 3, vec![BackendKind::Flex]).unwrap();
 //! assert_eq!(grid.runs().len(), 6);
 //! // Machine 2 of 3 takes every third run, starting with the second.
 //! assert_eq!(grid.shard(Shard::parse("2/3").unwrap(), false).len(), 2);
+//! // Settings are parsed when the grid is built.
+//! assert!(Grid::new(Experiment::Partitions, &["1"], 3, vec![BackendKind::Flex]).is_err());
 //! ```
 
 mod experiment;
+mod setting;
 
 pub use experiment::{Experiment, Runner};
+pub use setting::{Setting, SettingValue};
 
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+// Serde through Burn's re-export (with its derive feature): the crate's manifest names only
+// serde_json.
+use burn::serde::{Deserialize, Deserializer, Serialize};
+use mcnn_backends::BackendKind;
 
 /// What went wrong with a sweep's input: a bad argument, or a results file that cannot be
 /// read, written or trusted.
@@ -52,11 +63,11 @@ impl Shard {
     /// Parses `i/n` with `1 ≤ i ≤ n`.
     ///
     /// # Errors
-    /// A message naming `--shard`, the text and the expected form.
+    /// A message naming `shard`, the text and the expected form.
     pub fn parse(text: &str) -> Result<Self, SweepError> {
         let bad = || {
             SweepError(format!(
-                "--shard {text:?}: expected i/n with 1 ≤ i ≤ n, e.g. 2/4"
+                "shard {text:?}: expected i/n with 1 ≤ i ≤ n, e.g. 2/4"
             ))
         };
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -76,18 +87,27 @@ impl Shard {
     }
 }
 
-/// One run of a grid: which experiment, setting (the swept parameter's value as text), seed
-/// and backend.
+impl FromStr for Shard {
+    type Err = SweepError;
+
+    /// [`Shard::parse`].
+    fn from_str(text: &str) -> Result<Self, SweepError> {
+        Self::parse(text)
+    }
+}
+
+/// One run of a grid: which experiment, setting (the swept parameter's value, parsed for the
+/// experiment), seed and backend.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RunKey {
-    /// The experiment's name.
-    pub experiment: String,
+    /// The experiment.
+    pub experiment: Experiment,
     /// The swept parameter's value.
-    pub setting: String,
+    pub setting: Setting,
     /// Seed of the initial weights and the data order (the same on every backend).
     pub seed: u64,
-    /// The backend's name.
-    pub backend: String,
+    /// The backend.
+    pub backend: BackendKind,
 }
 
 /// A grid of runs, in the order they run: setting, then seed, then backend, so that the
@@ -95,25 +115,34 @@ pub struct RunKey {
 /// compares them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grid {
-    /// The experiment's name.
-    pub experiment: String,
+    /// The experiment.
+    pub experiment: Experiment,
     /// The swept values.
-    pub settings: Vec<String>,
+    pub settings: Vec<Setting>,
     /// Seeds `1..=seeds`.
     pub seeds: u64,
-    /// Backend names.
-    pub backends: Vec<String>,
+    /// The backends (compiled in or not: a run on one that is not fails).
+    pub backends: Vec<BackendKind>,
 }
 
 impl Grid {
-    /// A grid of `settings × 1..=seeds × backends`.
-    pub fn new(experiment: &str, settings: Vec<String>, seeds: u64, backends: Vec<String>) -> Self {
-        Self {
-            experiment: experiment.to_string(),
-            settings,
+    /// A grid of `settings × 1..=seeds × backends`, the settings parsed for `experiment`
+    /// ([`Experiment::settings`]).
+    ///
+    /// # Errors
+    /// No settings, or one that the experiment does not allow (the message names the setting).
+    pub fn new<S: AsRef<str>>(
+        experiment: Experiment,
+        settings: &[S],
+        seeds: u64,
+        backends: Vec<BackendKind>,
+    ) -> Result<Self, SweepError> {
+        Ok(Self {
+            experiment,
+            settings: experiment.settings(settings)?,
             seeds,
             backends,
-        }
+        })
     }
 
     /// Every run, in order.
@@ -123,10 +152,10 @@ impl Grid {
             for seed in 1..=self.seeds {
                 for backend in &self.backends {
                     runs.push(RunKey {
-                        experiment: self.experiment.clone(),
+                        experiment: self.experiment,
                         setting: setting.clone(),
                         seed,
-                        backend: backend.clone(),
+                        backend: *backend,
                     });
                 }
             }
@@ -149,8 +178,11 @@ impl Grid {
     }
 }
 
-/// A finished run: its key and what it measured.
-#[derive(Clone, Debug, PartialEq)]
+/// A finished run: its key and what it measured. One line of a results file, as JSON: the
+/// key's fields by name (`experiment`, `setting` and `backend` as their names, `seed`), then
+/// the measurements (`trained_accuracy` only where there is one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", try_from = "RowFields", into = "RowFields")]
 pub struct RunRow {
     /// Which run.
     pub key: RunKey,
@@ -164,34 +196,102 @@ pub struct RunRow {
     pub first_losses: Vec<f64>,
 }
 
-impl RunRow {
-    fn to_json(&self) -> String {
-        let mut json = serde_json::json!({
-            "experiment": self.key.experiment, "setting": self.key.setting,
-            "seed": self.key.seed, "backend": self.key.backend, "accuracy": self.accuracy,
-            "seconds_per_epoch": self.seconds_per_epoch, "first_losses": self.first_losses,
-        });
-        if let Some(trained) = self.trained_accuracy {
-            json["trained_accuracy"] = trained.into();
+/// A results file's line as it is written: the fields in the order (alphabetical) that the
+/// files have always had them.
+#[derive(Serialize, Deserialize)]
+#[serde(crate = "burn::serde")]
+struct RowFields {
+    accuracy: f64,
+    backend: String,
+    experiment: String,
+    first_losses: Vec<f64>,
+    seconds_per_epoch: f64,
+    seed: u64,
+    setting: String,
+    // Absent in files written before it was recorded, and in the other experiments; a
+    // number where present.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_number"
+    )]
+    trained_accuracy: Option<f64>,
+}
+
+/// A field that, where present, is a number (not `null`).
+fn present_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    f64::deserialize(deserializer).map(Some)
+}
+
+impl From<RunRow> for RowFields {
+    fn from(row: RunRow) -> Self {
+        Self {
+            accuracy: row.accuracy,
+            backend: row.key.backend.to_string(),
+            experiment: row.key.experiment.name(),
+            first_losses: row.first_losses,
+            seconds_per_epoch: row.seconds_per_epoch,
+            seed: row.key.seed,
+            setting: row.key.setting.text().to_string(),
+            trained_accuracy: row.trained_accuracy,
         }
-        json.to_string()
+    }
+}
+
+impl TryFrom<RowFields> for RunRow {
+    type Error = String;
+
+    /// The row the fields say, [`check`](RunRow::check)ed.
+    fn try_from(fields: RowFields) -> Result<Self, String> {
+        let experiment = Experiment::parse(&fields.experiment).map_err(|e| e.0)?;
+        let row = RunRow {
+            key: RunKey {
+                experiment,
+                setting: Setting::parse(experiment, &fields.setting).map_err(|e| e.0)?,
+                seed: fields.seed,
+                backend: fields
+                    .backend
+                    .parse()
+                    .map_err(|e| format!("backend: {e}"))?,
+            },
+            accuracy: fields.accuracy,
+            trained_accuracy: fields.trained_accuracy,
+            seconds_per_epoch: fields.seconds_per_epoch,
+            first_losses: fields.first_losses,
+        };
+        row.check()?;
+        Ok(row)
+    }
+}
+
+impl RunRow {
+    /// The row as a results file's line (without its newline).
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a row's fields serialize")
     }
 
-    /// Checks what a row says against its experiment: a known experiment and backend, a
-    /// setting the experiment allows, accuracies in `[0, 1]`, a time and losses that are
-    /// finite.
+    /// The row a results file's line says, checked ([`check`](Self::check)): or what is
+    /// wrong, naming the field and its value.
+    fn from_json(line: &str) -> Result<Self, String> {
+        let fields: RowFields =
+            serde_json::from_str(line).map_err(|e| format!("not a run's fields: {e}"))?;
+        fields.try_into()
+    }
+
+    /// Checks what a row says against its experiment: a setting the experiment allows,
+    /// accuracies in `[0, 1]`, a time and losses that are finite.
     ///
     /// # Errors
     /// What is wrong, naming the field and its value.
     pub fn check(&self) -> Result<(), String> {
-        let experiment = Experiment::parse(&self.key.experiment).map_err(|e| e.0)?;
-        experiment
-            .check_values(std::slice::from_ref(&self.key.setting))
-            .map_err(|e| e.0)?;
-        self.key
-            .backend
-            .parse::<mcnn_backends::BackendKind>()
-            .map_err(|e| format!("backend: {e}"))?;
+        if !self.key.setting.is_for(self.key.experiment) {
+            Setting::parse(self.key.experiment, self.key.setting.text()).map_err(|e| e.0)?;
+            return Err(format!(
+                "setting {:?} was parsed for another experiment than {}",
+                self.key.setting.text(),
+                self.key.experiment
+            ));
+        }
         let accuracies = [Some(self.accuracy), self.trained_accuracy];
         for (name, value) in ["accuracy", "trained_accuracy"].iter().zip(accuracies) {
             if let Some(value) = value
@@ -210,30 +310,6 @@ impl RunRow {
             return Err(format!("first_losses holds {loss}"));
         }
         Ok(())
-    }
-
-    fn from_json(line: &str) -> Option<Self> {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        Some(Self {
-            key: RunKey {
-                experiment: v["experiment"].as_str()?.to_string(),
-                setting: v["setting"].as_str()?.to_string(),
-                seed: v["seed"].as_u64()?,
-                backend: v["backend"].as_str()?.to_string(),
-            },
-            accuracy: v["accuracy"].as_f64()?,
-            // Absent in files written before it was recorded, and in the other experiments.
-            trained_accuracy: match v.get("trained_accuracy") {
-                None => None,
-                Some(value) => Some(value.as_f64()?),
-            },
-            seconds_per_epoch: v["seconds_per_epoch"].as_f64()?,
-            first_losses: v["first_losses"]
-                .as_array()?
-                .iter()
-                .map(serde_json::Value::as_f64)
-                .collect::<Option<_>>()?,
-        })
     }
 }
 
@@ -313,7 +389,7 @@ impl ResultsFile {
     pub fn merge(&mut self, rows: &[RunRow]) -> Result<usize, SweepError> {
         let mut added = 0;
         for row in rows {
-            self.check_experiment(&row.key.experiment)?;
+            self.check_experiment(row.key.experiment)?;
             if !self.is_done(&row.key) {
                 self.append(row.clone())?;
                 added += 1;
@@ -327,13 +403,14 @@ impl ResultsFile {
     ///
     /// # Errors
     /// A message naming the file, the experiment it holds and `experiment`.
-    pub fn check_experiment(&self, experiment: &str) -> Result<(), SweepError> {
+    pub fn check_experiment(&self, experiment: Experiment) -> Result<(), SweepError> {
         match self.rows.first() {
             Some(row) if row.key.experiment != experiment => Err(SweepError(format!(
-                "results file {} holds runs of experiment {:?}, not {experiment:?}: use one \
-                 file per experiment",
+                "results file {} holds runs of experiment {:?}, not {:?}: use one file per \
+                 experiment",
                 self.path.display(),
-                row.key.experiment
+                row.key.experiment.name(),
+                experiment.name()
             ))),
             _ => Ok(()),
         }
@@ -383,9 +460,7 @@ fn parse_rows(path: &Path, text: &str) -> Result<(Vec<RunRow>, usize), SweepErro
                 line.chars().take(80).collect::<String>()
             ))
         };
-        let row = RunRow::from_json(line).ok_or_else(|| bad("not a run's fields".into()))?;
-        row.check().map_err(bad)?;
-        rows.push(row);
+        rows.push(RunRow::from_json(line).map_err(bad)?);
     }
     Ok((rows, complete))
 }
@@ -405,9 +480,9 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
     /// The setting.
-    pub setting: String,
+    pub setting: Setting,
     /// The backend.
-    pub backend: String,
+    pub backend: BackendKind,
     /// Runs (seeds).
     pub runs: usize,
     /// Mean and standard deviation of the accuracy over the seeds.
@@ -421,9 +496,9 @@ pub struct Cell {
 
 /// Per setting and backend (in order of appearance), the summary of `rows`.
 pub fn cells(rows: &[RunRow]) -> Vec<Cell> {
-    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<(Setting, BackendKind)> = Vec::new();
     for row in rows {
-        let key = (row.key.setting.clone(), row.key.backend.clone());
+        let key = (row.key.setting.clone(), row.key.backend);
         if !keys.contains(&key) {
             keys.push(key);
         }
@@ -479,14 +554,15 @@ impl Difference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sampled_linear::LayerSelection;
 
     fn row(setting: &str, seed: u64, backend: &str, accuracy: f64) -> RunRow {
         RunRow {
             key: RunKey {
-                experiment: "paths".into(),
-                setting: setting.into(),
+                experiment: Experiment::Paths,
+                setting: Setting::parse(Experiment::Paths, setting).unwrap(),
                 seed,
-                backend: backend.into(),
+                backend: backend.parse().unwrap(),
             },
             accuracy,
             trained_accuracy: (setting == "200").then_some(0.9),
@@ -504,15 +580,11 @@ mod tests {
 
     #[test]
     fn shards_split_the_grid_exactly_once() {
-        let grid = Grid::new(
-            "e",
-            vec!["a".into(), "b".into(), "c".into()],
-            2,
-            vec!["x".into(), "y".into()],
-        );
+        let (x, y) = (BackendKind::Flex, BackendKind::Wgpu);
+        let grid = Grid::new(Experiment::Paths, &["1", "2", "3"], 2, vec![x, y]).unwrap();
         let runs = grid.runs();
         assert_eq!(runs.len(), 12);
-        assert_eq!((runs[1].backend.as_str(), runs[1].seed), ("y", 1));
+        assert_eq!((runs[1].backend, runs[1].seed), (y, 1));
         for by_training in [false, true] {
             let mut seen = vec![0; 12];
             for i in 1..=5 {
@@ -528,18 +600,19 @@ mod tests {
         let shard = grid.shard(Shard::parse("2/3").unwrap(), true);
         let pairs: Vec<_> = shard
             .iter()
-            .map(|k| (k.setting.as_str(), k.seed, k.backend.as_str()))
+            .map(|k| (k.setting.text(), k.seed, k.backend))
             .collect();
-        assert_eq!(pairs, [("a", 1, "y"), ("b", 1, "y"), ("c", 1, "y")]);
+        assert_eq!(pairs, [("1", 1, y), ("2", 1, y), ("3", 1, y)]);
         for bad in ["0/3", "4/3", "2", "a/b", "1/0"] {
-            assert!(
-                Shard::parse(bad)
-                    .unwrap_err()
-                    .to_string()
-                    .starts_with("--shard"),
-                "{bad}"
-            );
+            let error = bad.parse::<Shard>().unwrap_err().to_string();
+            assert!(error.starts_with(&format!("shard {bad:?}: ")), "{error}");
         }
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+        let error = Grid::new(Experiment::Paths, &["1", "0"], 2, vec![x]).unwrap_err();
+        assert!(
+            error.0.starts_with("setting \"0\" is not allowed"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -591,28 +664,46 @@ mod tests {
     fn rows_are_checked_against_their_experiment() {
         let good = row("100", 1, "flex", 0.5);
         assert_eq!(good.check(), Ok(()));
-        let mut cases: Vec<(RunRow, &str)> = Vec::new();
-        let mut bad = good.clone();
-        bad.accuracy = -5.0;
-        cases.push((bad, "accuracy -5 is not in [0, 1]"));
-        let mut bad = good.clone();
-        bad.trained_accuracy = Some(1.5);
-        cases.push((bad, "trained_accuracy 1.5"));
-        let mut bad = good.clone();
-        bad.key.backend = "tpu".into();
-        cases.push((bad, "unknown backend `tpu`"));
-        let mut bad = good.clone();
-        bad.key.setting = "lots".into();
-        cases.push((bad, "\"lots\" is not allowed for experiment paths"));
-        let mut bad = good.clone();
-        bad.key.experiment = "pathz".into();
-        cases.push((bad, "unknown \"pathz\""));
-        let mut bad = good.clone();
-        bad.seconds_per_epoch = -1.0;
-        cases.push((bad, "seconds_per_epoch -1"));
+        let line = good.to_json();
+        let edit = |from: &str, to: &str| {
+            assert!(line.contains(from), "{from} in {line}");
+            line.replace(from, to)
+        };
+        let cases = [
+            (
+                edit("\"accuracy\":0.5", "\"accuracy\":-5.0"),
+                "accuracy -5 is not in [0, 1]",
+            ),
+            (
+                edit("\"setting\"", "\"trained_accuracy\":1.5,\"setting\""),
+                "trained_accuracy 1.5",
+            ),
+            (
+                edit("\"backend\":\"flex\"", "\"backend\":\"tpu\""),
+                "unknown backend `tpu`",
+            ),
+            (
+                edit("\"setting\":\"100\"", "\"setting\":\"lots\""),
+                "\"lots\" is not allowed for experiment paths",
+            ),
+            (
+                edit("\"experiment\":\"paths\"", "\"experiment\":\"pathz\""),
+                "unknown experiment \"pathz\"",
+            ),
+            (
+                edit("\"seconds_per_epoch\":1.5", "\"seconds_per_epoch\":-1.0"),
+                "seconds_per_epoch -1",
+            ),
+            (edit("\"seed\":1", "\"seed\":1.5"), "not a run's fields"),
+            (
+                edit("\"setting\"", "\"trained_accuracy\":null,\"setting\""),
+                "not a run's fields",
+            ),
+            (edit(",\"seed\":1", ""), "missing field `seed`"),
+        ];
         for (bad, expected) in cases {
             let path = temp("checked");
-            std::fs::write(&path, format!("{}\n{}\n", good.to_json(), bad.to_json())).unwrap();
+            std::fs::write(&path, format!("{line}\n{bad}\n")).unwrap();
             let error = ResultsFile::read(&path).unwrap_err().to_string();
             assert!(
                 error.contains("line 2 is not a finished run") && error.contains(expected),
@@ -621,6 +712,80 @@ mod tests {
             assert!(ResultsFile::open(&path).is_err());
             std::fs::remove_file(&path).ok();
         }
+        // A setting parsed for another experiment is refused too.
+        let mut other = good.clone();
+        other.key.setting = Setting::parse(Experiment::Partitions, "100").unwrap();
+        let error = other.check().unwrap_err();
+        assert!(error.contains("parsed for another experiment"), "{error}");
+    }
+
+    /// The file's format is unchanged: the keys in alphabetical order, `trained_accuracy`
+    /// last and only where there is one, the names of experiment, setting and backend.
+    #[test]
+    fn rows_are_written_as_they_always_were() {
+        let line = "{\"accuracy\":0.2078,\"backend\":\"flex\",\"experiment\":\"sampled-conv\",\
+                    \"first_losses\":[2.315642833709717,2.290785312652588],\
+                    \"seconds_per_epoch\":3.6134048075,\"seed\":1,\"setting\":\"0.25\",\
+                    \"trained_accuracy\":0.4879}";
+        let recorded = RunRow::from_json(line).unwrap();
+        assert_eq!(
+            recorded.key.experiment,
+            Experiment::SampledConv(LayerSelection::All)
+        );
+        assert_eq!(recorded.key.setting.value(), SettingValue::Amount(0.25));
+        assert_eq!(recorded.key.backend, BackendKind::Flex);
+        assert_eq!(recorded.trained_accuracy, Some(0.4879));
+        assert_eq!(recorded.to_json(), line);
+        let untrained = row("2048", 3, "wgpu", 0.8118);
+        assert_eq!(
+            untrained.to_json(),
+            "{\"accuracy\":0.8118,\"backend\":\"wgpu\",\"experiment\":\"paths\",\
+             \"first_losses\":[2.3,2.1],\"seconds_per_epoch\":1.5,\"seed\":3,\"setting\":\"2048\"}"
+        );
+        assert_eq!(RunRow::from_json(&untrained.to_json()), Ok(untrained));
+        // A selection is written by name.
+        let mut hidden = row("2", 1, "flex", 0.5);
+        hidden.key.experiment = Experiment::Sampled(LayerSelection::Hidden);
+        hidden.key.setting = Setting::parse(hidden.key.experiment, "2").unwrap();
+        assert!(
+            hidden
+                .to_json()
+                .contains("\"experiment\":\"sampled/hidden\"")
+        );
+    }
+
+    /// The results files in `docs/results` still read, and write back as they were.
+    #[test]
+    fn the_recorded_results_files_read_and_round_trip() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/results");
+        let mut files = 0;
+        for sub in [dir.clone(), dir.join("sweep_paths_shards")] {
+            for entry in std::fs::read_dir(&sub).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                if !(name.ends_with(".jsonl")
+                    && (name.starts_with("sweep_")
+                        || name.starts_with("part-")
+                        || name == "all.jsonl"))
+                {
+                    continue;
+                }
+                let rows = ResultsFile::read(&path).unwrap();
+                assert!(!rows.is_empty(), "{name}");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                assert_eq!(lines.len(), rows.len(), "{name}");
+                // The same keys, types and values (as serde_json reads numbers: without its
+                // `float_roundtrip` feature a number may come back one ulp off, as it did when
+                // rows were read through `serde_json::Value`).
+                let value = |line: &str| serde_json::from_str::<serde_json::Value>(line).unwrap();
+                for (n, (row, line)) in rows.iter().zip(lines).enumerate() {
+                    assert_eq!(value(&row.to_json()), value(line), "{name}, line {}", n + 1);
+                }
+                files += 1;
+            }
+        }
+        assert!(files >= 5, "{files} files");
     }
 
     #[test]
@@ -646,7 +811,7 @@ mod tests {
             "parts are read only"
         );
         let mut other = row("100", 3, "flex", 0.8);
-        other.key.experiment = "sampled".into();
+        other.key.experiment = Experiment::Sampled(LayerSelection::All);
         let error = merged.merge(&[other]).unwrap_err().to_string();
         assert!(
             error.contains("holds runs of experiment \"paths\", not \"sampled\""),
