@@ -29,13 +29,12 @@ use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
 use burn::tensor::{Device, Tensor};
 use clap::{Parser, ValueEnum};
 use mcnn::backends::{BackendKind, fork_identical, host_device, host_values, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, MlpConfig};
-use mcnn::sampled_conv::apply_baseline_model;
 use mcnn::sampled_linear::{
-    Baseline, Budget, CompactLayout, CompressionPlan, Granularity, Kernel, LayerReport,
-    LayerSelection, SamplingConfig, compress, compressible_layers,
+    Baseline, Budget, CompactLayout, CompressionPlan, Granularity, Kernel, LayerKind, LayerReport,
+    LayerSelection, SamplingConfig, apply_baseline, compress, compressible_layers,
 };
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
@@ -102,8 +101,9 @@ struct Args {
     /// The sampled layers' forward kernel: auto (by density and size), sparse, dense.
     #[arg(long, value_enum, default_value = "auto")]
     kernel: KernelChoice,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Internal: rebuild the compact model saved in OUT and report on it (what the first run
@@ -138,7 +138,7 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn with_model<M: ImageClassifier>(args: &Args, build: impl Fn(&Device) -> M) -> Result<(), String> {
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let device = kind.device();
     let dir = &args.out;
     let data = TrainingData::load(
@@ -269,13 +269,12 @@ struct Reloaded {
 fn reload_in_child(args: &Args) -> Result<Reloaded, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
-    command
-        .args(["--reload", "--out"])
-        .arg(&args.out)
-        .args(["--model", model_name(args)]);
-    if let Some(backend) = &args.backend {
-        command.args(["--backend", backend]);
-    }
+    command.args(["--reload", "--out"]).arg(&args.out).args([
+        "--model",
+        model_name(args),
+        "--backend",
+        args.backend.name(),
+    ]);
     if let Some(dir) = &args.data_dir {
         command.arg("--data-dir").arg(dir);
     }
@@ -387,7 +386,7 @@ fn compare<M: ImageClassifier>(
             granularity: Granularity::PerNeuron,
         };
         let layer = report.layer.clone();
-        (pruned, _) = apply_baseline_model(pruned, baseline, |path| path == layer)
+        (pruned, _) = apply_baseline(pruned, &LayerKind::ALL, baseline, |path| path == layer)
             .map_err(|e| e.to_string())?;
         csr_bits += report.nonzero as u64 * (32 + 16) + (report.d_output as u64 + 1) * 32;
     }

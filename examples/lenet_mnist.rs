@@ -18,7 +18,7 @@ use burn::data::dataset::Dataset as _;
 use burn::module::Module;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::LeNet5Config;
 use mcnn::training::{TrainingConfig, TrainingData};
@@ -47,10 +47,9 @@ struct Args {
     /// Where the data sets are (fetched there if missing) [default: $MCNN_DATA, else ./data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in [default: wgpu if compiled,
-    /// else flex, else ndarray].
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     /// Where to save the trained model (a Burn record).
     #[arg(long, default_value = "artifacts/lenet_mnist.bpk")]
     save: PathBuf,
@@ -64,7 +63,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_batch_size(args.batch_size)

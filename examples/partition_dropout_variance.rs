@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use burn::data::dataset::Dataset as _;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
 use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
@@ -45,8 +45,9 @@ struct Args {
     learning_rate: f64,
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     /// Which t = 1/n and P = n to run (comma-separated, each 2..=9); all by default.
     #[arg(long, value_delimiter = ',', default_values_t = 2..=9)]
     values: Vec<usize>,
@@ -93,7 +94,7 @@ fn run(args: &Args) -> Result<(), String> {
     if args.train_images == 0 {
         return Err("--train-images must be at least 1".into());
     }
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let data = TrainingData::load(
         Source::Mnist,
         &data_dir(args.data_dir.clone()),

@@ -20,10 +20,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::path_net::{
@@ -48,8 +48,8 @@ struct Args {
     paths: Vec<usize>,
     /// Path generators: `sobol` (plain), `owen` (scrambled Sobol'), `random` (random walks),
     /// `importance` (Sobol' coordinates through |w| of the dense MLP of the same seed).
-    #[arg(long, value_delimiter = ',', default_values_t = ["sobol".to_string(), "random".to_string(), "importance".to_string()])]
-    generators: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sobol", "random", "importance"])]
+    generators: Vec<Generator>,
     /// Seeds per setting: weights, data order, and the walks of `random`/`owen`.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -61,19 +61,20 @@ struct Args {
     learning_rate: f64,
     /// `kaiming` (uniform, He's gain, on each neuron's real fan-in) or `constant` (the paper's
     /// deterministic ±√2/√fan_in with signs from a Sobol' dimension).
-    #[arg(long, default_value = "kaiming")]
-    init: String,
+    #[arg(long, value_enum, default_value = "kaiming")]
+    init: Init,
     /// Train magnitudes only: every edge keeps its initial sign.
     #[arg(long)]
     fixed_sign: bool,
     /// `merge` (one weight per distinct edge) or `keep` (every path its own weight; repeated
     /// edges add up).
-    #[arg(long, default_value = "merge")]
-    duplicates: String,
+    #[arg(long, value_enum, default_value = "merge")]
+    duplicates: DuplicatesArg,
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     /// JSON lines, one per finished run (appended).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -105,45 +106,68 @@ fn main() -> ExitCode {
     exit_code(run(&Args::parse()))
 }
 
-fn generator(name: &str, seed: u64) -> Result<PathGenerator, String> {
-    Ok(match name {
-        "sobol" | "importance" => PathGenerator::Sobol,
-        "owen" => PathGenerator::SobolScrambled { seed },
-        "random" => PathGenerator::RandomWalk { seed },
-        other => {
-            return Err(format!(
-                "--generators: unknown {other:?} (sobol, owen, random, importance)"
-            ));
+/// `--generators`: how the paths are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Generator {
+    Sobol,
+    Owen,
+    Random,
+    Importance,
+}
+
+impl Generator {
+    /// The name recorded in the results (the flag's value).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sobol => "sobol",
+            Self::Owen => "owen",
+            Self::Random => "random",
+            Self::Importance => "importance",
         }
-    })
+    }
+
+    /// The path generator for `seed` (importance sampling walks Sobol' points through |w|).
+    fn paths(self, seed: u64) -> PathGenerator {
+        match self {
+            Self::Sobol | Self::Importance => PathGenerator::Sobol,
+            Self::Owen => PathGenerator::SobolScrambled { seed },
+            Self::Random => PathGenerator::RandomWalk { seed },
+        }
+    }
+}
+
+/// `--init`: the path layers' initial weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Init {
+    Kaiming,
+    Constant,
+}
+
+/// `--duplicates`: what repeated edges become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DuplicatesArg {
+    Merge,
+    Keep,
 }
 
 fn run(args: &Args) -> Result<(), String> {
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }
-    let init = match args.init.as_str() {
-        "kaiming" => PathInit::KaimingUniform {
-            gain: std::f64::consts::SQRT_2,
-        },
-        "constant" => PathInit::Constant {
-            gain: std::f64::consts::SQRT_2,
-        },
-        other => return Err(format!("--init must be kaiming or constant, got {other:?}")),
+    let gain = std::f64::consts::SQRT_2;
+    let init = match args.init {
+        Init::Kaiming => PathInit::KaimingUniform { gain },
+        Init::Constant => PathInit::Constant { gain },
     };
-    for name in &args.generators {
-        generator(name, 0)?;
-    }
-    let duplicates = match args.duplicates.as_str() {
-        "merge" => Duplicates::Merge,
-        "keep" => Duplicates::Keep,
-        other => return Err(format!("--duplicates must be merge or keep, got {other:?}")),
+    let duplicates = match args.duplicates {
+        DuplicatesArg::Merge => Duplicates::Merge,
+        DuplicatesArg::Keep => Duplicates::Keep,
     };
     if !args.report_from.is_empty() {
         let (setup, runs) = recorded(&args.report_from)?;
         return report(&runs, &setup, args);
     }
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let setup = Setup::of(args, kind);
     let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
@@ -209,11 +233,12 @@ fn run(args: &Args) -> Result<(), String> {
         })?;
         dense_models.push(mlp);
     }
-    for name in &args.generators {
+    for &generator in &args.generators {
+        let name = generator.name();
         for &paths in &args.paths {
             for seed in 1..=args.seeds {
                 let config = PathNetConfig::new(args.widths.clone(), paths)
-                    .with_generator(generator(name, seed)?)
+                    .with_generator(generator.paths(seed))
                     .with_layer(
                         PathLinearConfig::new()
                             .with_init(init)
@@ -222,7 +247,7 @@ fn run(args: &Args) -> Result<(), String> {
                             .with_seed(seed),
                     );
                 let host = host_device();
-                let generated = if name == "importance" {
+                let generated = if generator == Generator::Importance {
                     let dense: Vec<_> = dense_models[seed as usize - 1]
                         .layers
                         .iter()
@@ -248,7 +273,7 @@ fn run(args: &Args) -> Result<(), String> {
                 let weights = net.edges();
                 let (_, accuracy, seconds, peak) = trainer.fit(net, seed);
                 record(Run {
-                    generator: name.clone(),
+                    generator: name.into(),
                     paths,
                     seed,
                     weights,
@@ -346,9 +371,17 @@ impl Setup {
             widths: args.widths.clone(),
             epochs: args.epochs,
             learning_rate: args.learning_rate,
-            init: args.init.clone(),
+            init: match args.init {
+                Init::Kaiming => "kaiming",
+                Init::Constant => "constant",
+            }
+            .into(),
             fixed_sign: args.fixed_sign,
-            duplicates: args.duplicates.clone(),
+            duplicates: match args.duplicates {
+                DuplicatesArg::Merge => "merge",
+                DuplicatesArg::Keep => "keep",
+            }
+            .into(),
         }
     }
 

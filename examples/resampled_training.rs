@@ -20,10 +20,10 @@ use burn::nn::Relu;
 use burn::tensor::Tensor;
 use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
-use mcnn::sampled_linear::{Budget, ResampledLinear, SamplingConfig, sample_linears};
+use mcnn::sampled_linear::{Budget, LayerKind, ResampledLinear, SamplingConfig, sample_weights};
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 
 #[derive(Parser, Debug)]
@@ -41,8 +41,9 @@ struct Args {
     seed: u64,
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
 }
 
 /// The MLP with re-sampled layers.
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
     let device = kind.device();
     let config = TrainingConfig::new()
@@ -90,7 +91,8 @@ fn run(args: &Args) -> Result<(), String> {
         for seed in 0..3u64 {
             let sampling = SamplingConfig::new(Budget::Amount(k)).with_seed(1000 * seed);
             let (sampled, _) =
-                sample_linears(mlp.clone(), &sampling, |_| true).map_err(|e| e.to_string())?;
+                sample_weights(mlp.clone(), &[LayerKind::Linear], &sampling, |_| true)
+                    .map_err(|e| e.to_string())?;
             sum += evaluate(&sampled, &data.test_set, &data.batcher, 1000, &device);
         }
         Ok(sum / 3.0)

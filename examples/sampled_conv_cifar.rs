@@ -23,11 +23,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::data::dataset::Dataset;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use common::study::{self, StudySetup};
 use common::{Measure, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
 use mcnn::sampled_linear::{Baseline, Granularity, LayerKind, LayerSelection, SamplingScheme};
@@ -36,12 +36,19 @@ use mcnn::training::{TrainingConfig, TrainingData, evaluate};
 /// The share of the dense accuracy the slides report kept at 50% sampled (LeNet, CIFAR-10).
 const THRESHOLD: f64 = 0.88;
 
+/// `--model`: the network trained and compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Model {
+    Lenet,
+    Alexnet,
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "Monte Carlo quantization of Conv2d filters vs pruning and rounding (E3, E4)")]
 struct Args {
     /// `lenet` (LeNet-5 for 32×32 colour images) or `alexnet` (AlexNet-style).
-    #[arg(long, default_value = "lenet")]
-    model: String,
+    #[arg(long, value_enum, default_value = "lenet")]
+    model: Model,
     /// AlexNet's channel counts `[64, 192, 384, 256, 256]` and hidden width 1024, times this.
     #[arg(long, default_value_t = 0.25)]
     width: f64,
@@ -72,8 +79,9 @@ struct Args {
     hidden: Vec<usize>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     /// Where to write the SVG plot (accuracy retained vs fraction of non-zero weights).
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -98,11 +106,11 @@ fn run(args: &Args) -> Result<(), String> {
         pair(&args.filters, "filters")?,
         pair(&args.hidden, "hidden")?,
     );
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
+    let kind = args.backend;
     let host = host_device();
     host.seed(args.train_seed);
-    match args.model.as_str() {
-        "lenet" => {
+    match args.model {
+        Model::Lenet => {
             let model = LeNet5Config::new()
                 .with_in_channels(3)
                 .with_image_size(32)
@@ -116,7 +124,7 @@ fn run(args: &Args) -> Result<(), String> {
             };
             experiment(materialize(model), &name, kind, args)
         }
-        "alexnet" => {
+        Model::Alexnet => {
             if !(args.width > 0.0 && args.width.is_finite()) {
                 return Err(format!("--width must be positive, got {}", args.width));
             }
@@ -129,7 +137,6 @@ fn run(args: &Args) -> Result<(), String> {
             let name = format!("AlexNet-style {channels:?}, hidden {}", scale(1024));
             experiment(materialize(model), &name, kind, args)
         }
-        other => Err(format!("--model must be lenet or alexnet, got {other:?}")),
     }
 }
 
@@ -233,5 +240,8 @@ fn experiment<M: ImageClassifier>(
 
 /// E3 is LeNet-5, E4 the AlexNet-style network.
 fn experiment_id(args: &Args) -> &'static str {
-    if args.model == "alexnet" { "E4" } else { "E3" }
+    match args.model {
+        Model::Alexnet => "E4",
+        Model::Lenet => "E3",
+    }
 }

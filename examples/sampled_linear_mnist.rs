@@ -30,25 +30,32 @@ use std::process::ExitCode;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::quantization::QuantValue;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use common::study::{self, StudySetup};
 use common::{Measure, check_sweep, plot, print_tables};
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::exit_code;
+use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
 use mcnn::sampled_linear::{
     Baseline, Budget, Granularity, LayerKind, LayerSelection, SamplingConfig, SamplingScheme,
-    sample_activations, sample_linears,
+    sample_activations, sample_weights,
 };
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
+
+/// `--model`: the network trained and compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Model {
+    Mlp,
+    Lenet,
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "Monte Carlo quantization of Linear layers vs pruning and rounding (E2)")]
 struct Args {
     /// `mlp` (784-HIDDEN-10) or `lenet` (its three fully connected layers are the candidates).
-    #[arg(long, default_value = "mlp")]
-    model: String,
+    #[arg(long, value_enum, default_value = "mlp")]
+    model: Model,
     /// Hidden units of the MLP.
     #[arg(long, default_value_t = 300)]
     hidden: usize,
@@ -76,8 +83,9 @@ struct Args {
     amounts: Vec<f64>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    backend: Option<String>,
+    /// Backend: flex, ndarray or wgpu, among those compiled in.
+    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
+    backend: BackendKind,
     /// Activation sampling amounts for the MLP's hidden activations (MCQ), reported apart.
     #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0])]
     activation_amounts: Vec<f64>,
@@ -125,8 +133,8 @@ fn activation_study(mlp: Mlp, kind: BackendKind, args: &Args) -> Result<(), Stri
     let batcher = ImageBatcher::for_source(Source::Mnist);
     let device = kind.device();
     let weights = SamplingConfig::new(Budget::Amount(1.0));
-    let (sampled, _) =
-        sample_linears(mlp.clone(), &weights, |_| true).map_err(|e| e.to_string())?;
+    let (sampled, _) = sample_weights(mlp.clone(), &[LayerKind::Linear], &weights, |_| true)
+        .map_err(|e| e.to_string())?;
     println!("\nActivation sampling (MCQ) of the hidden layer's output, per example, jittered:\n");
     println!("| activation amount K_a | dense weights | weights sampled at K = 1 |\n|---|---|---|");
     let dense = evaluate(&mlp, &test_set, &batcher, 1000, &device);
@@ -157,20 +165,19 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--train-seeds must be at least 1".into());
     }
     let layer_amounts = parse_layer_amounts(&args.layer_amount)?;
-    let kind = BackendKind::from_flag(args.backend.as_deref()).map_err(|e| e.to_string())?;
-    match args.model.as_str() {
-        "mlp" => {
+    let kind = args.backend;
+    match args.model {
+        Model::Mlp => {
             let name = format!("MLP 784-{}-10", args.hidden);
             let build =
                 |host: &burn::tensor::Device| MlpConfig::new(vec![784, args.hidden, 10]).init(host);
             let trained = experiment(build, &name, kind, args, &layer_amounts)?;
             activation_study(trained, kind, args)
         }
-        "lenet" => {
+        Model::Lenet => {
             let build = |host: &burn::tensor::Device| LeNet5Config::new().init(host);
             experiment(build, "LeNet-5 (fc layers)", kind, args, &layer_amounts).map(|_| ())
         }
-        other => Err(format!("--model must be mlp or lenet, got {other:?}")),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use mcnn_backends::BackendKind;
+
 /// The exit code of a command whose work returned `result`: success, or failure with the
 /// message on stderr as `error: …` (a `main` returning `Result` would print it `Debug`-quoted).
 ///
@@ -19,4 +21,26 @@ pub fn exit_code(result: Result<(), String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses a `--backend` value: `flex`, `ndarray` or `wgpu`, among those compiled in. For clap:
+/// `#[arg(long, value_parser = mcnn::cli::compiled_backend, default_value_t =
+/// mcnn::cli::default_backend())] backend: BackendKind`.
+///
+/// ```
+/// assert!(mcnn::cli::compiled_backend("flex").is_ok());
+/// assert!(mcnn::cli::compiled_backend("cuda").unwrap_err().contains("cuda"));
+/// ```
+pub fn compiled_backend(name: &str) -> Result<BackendKind, String> {
+    BackendKind::parse_compiled(name).map_err(|e| e.to_string())
+}
+
+/// The examples' default backend: the first CPU backend compiled in (`flex` unless it is turned
+/// off), else the first backend compiled in. With none compiled in it names `flex`, which
+/// [`compiled_backend`] then refuses with a message saying so.
+pub fn default_backend() -> BackendKind {
+    BackendKind::default_cpu()
+        .ok()
+        .or_else(|| BackendKind::compiled().into_iter().next())
+        .unwrap_or(BackendKind::Flex)
 }

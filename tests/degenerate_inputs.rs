@@ -293,11 +293,11 @@ proptest! {
     ]) {
         for experiment in Experiment::ALL {
             if let Err(error) = experiment.check_values(std::slice::from_ref(&text)) {
-                names_one_of(&error.to_string(), &["--values"])?;
+                names_one_of(&error.to_string(), &["setting"])?;
             }
         }
         if let Err(error) = Shard::parse(&text) {
-            names_one_of(&error.to_string(), &["--shard"])?;
+            names_one_of(&error.to_string(), &["shard"])?;
         }
     }
 }

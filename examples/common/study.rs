@@ -90,26 +90,24 @@ pub fn run<M: Module>(
                     .with_scheme(scheme)
                     .with_granularity(granularity)
                     .with_seed(1000 * seed);
-                let (sampled, reports) = map_weights(
-                    model.clone(),
-                    &setup.kinds,
-                    is_selected,
-                    |layer, rows, d_out, d_in, number| {
+                let (sampled, reports) =
+                    map_weights(model.clone(), &setup.kinds, is_selected, |w| {
                         // As `compress`: layer i of the selected ones samples with seed + i.
-                        let mut config = base.clone().with_seed(base.seed + number as u64);
+                        let mut config = base.clone().with_seed(base.seed + w.number as u64);
                         if let Some((_, amount)) =
-                            setup.layer_amounts.iter().find(|(p, _)| p == layer)
+                            setup.layer_amounts.iter().find(|(p, _)| p == w.layer)
                         {
                             config.budget = Budget::Amount(*amount);
                         }
-                        let sampled = SampledWeights::sample(rows, d_out, d_in, &config, layer)?;
+                        let sampled = SampledWeights::sample(
+                            w.rows, w.d_output, w.d_input, &config, w.layer,
+                        )?;
                         Ok::<_, mcnn::sampled_linear::SampledLinearError>((
                             sampled.dequantize(),
-                            sampled.report(layer, &config.describe()),
+                            sampled.report(w.layer, &config.describe()),
                         ))
-                    },
-                )
-                .map_err(|e| e.to_string())?;
+                    })
+                    .map_err(|e| e.to_string())?;
                 if v == 0 && seed == 0 {
                     default_reports.push((k, reports.clone()));
                 }
@@ -160,16 +158,15 @@ pub fn run<M: Module>(
         for (label, make, random) in &baselines {
             let mut point = None::<Point>;
             for seed in 0..if *random { setup.seeds } else { 1 } {
-                let (pruned, reports) = map_weights(
-                    model.clone(),
-                    &setup.kinds,
-                    is_selected,
-                    |layer, rows, d_out, d_in, i| {
-                        make(fractions[i].clamp(1e-9, 1.0), 1000 * seed + i as u64)
-                            .apply(rows, d_out, d_in, layer)
-                    },
-                )
-                .map_err(|e| e.to_string())?;
+                let (pruned, reports) =
+                    map_weights(model.clone(), &setup.kinds, is_selected, |w| {
+                        make(
+                            fractions[w.number].clamp(1e-9, 1.0),
+                            1000 * seed + w.number as u64,
+                        )
+                        .apply(w.rows, w.d_output, w.d_input, w.layer)
+                    })
+                    .map_err(|e| e.to_string())?;
                 point
                     .get_or_insert_with(|| {
                         Point::new(
@@ -186,12 +183,9 @@ pub fn run<M: Module>(
         }
     }
     for &baseline in &setup.fixed {
-        let (compressed, reports) = map_weights(
-            model.clone(),
-            &setup.kinds,
-            is_selected,
-            |layer, rows, d_out, d_in, _| baseline.apply(rows, d_out, d_in, layer),
-        )
+        let (compressed, reports) = map_weights(model.clone(), &setup.kinds, is_selected, |w| {
+            baseline.apply(w.rows, w.d_output, w.d_input, w.layer)
+        })
         .map_err(|e| e.to_string())?;
         let (method, parameter) = match baseline {
             Baseline::Uniform { bits } => {

@@ -10,9 +10,8 @@ use mcnn_backends::{BackendKind, fork_identical, host_device, materialize};
 use mcnn_datasets::Source;
 use partition_dropout::PartitionDropoutConfig;
 use path_net::PathNetConfig;
-use sampled_conv::sample_model;
 use sampled_linear::{
-    Budget, LayerKind, LayerSelection, SamplingConfig, compressible_layers, sample_linears,
+    Budget, LayerKind, LayerSelection, SamplingConfig, compressible_layers, sample_weights,
 };
 
 use super::setting::{self, Setting, SettingValue};
@@ -241,10 +240,11 @@ impl<'a> Runner<'a> {
                 let init = |host: &Device| MlpConfig::new(vec![784, 300, 10]).init(host);
                 let (trained, reports) = trained(trainer, &mut self.mlps, key, &device, init);
                 let selected = layers.paths(&compressible_layers(&trained), &[LayerKind::Linear]);
-                let (sampled, _) = sample_linears(trained, &sampling(amount), |p| {
-                    selected.iter().any(|s| s == p)
-                })
-                .map_err(sampling_error)?;
+                let (sampled, _) =
+                    sample_weights(trained, &[LayerKind::Linear], &sampling(amount), |p| {
+                        selected.iter().any(|s| s == p)
+                    })
+                    .map_err(sampling_error)?;
                 (reports, Some(test_accuracy(trainer, &sampled, &device)))
             }
             (Experiment::SampledConv(layers), SettingValue::Amount(amount)) => {
@@ -258,10 +258,11 @@ impl<'a> Runner<'a> {
                 let (trained, reports) = trained(trainer, &mut self.lenets, key, &device, init);
                 let kinds = [LayerKind::Conv2d, LayerKind::Linear];
                 let selected = layers.paths(&compressible_layers(&trained), &kinds);
-                let (sampled, _) = sample_model(trained, &sampling(amount), |p| {
-                    selected.iter().any(|s| s == p)
-                })
-                .map_err(sampling_error)?;
+                let (sampled, _) =
+                    sample_weights(trained, &LayerKind::ALL, &sampling(amount), |p| {
+                        selected.iter().any(|s| s == p)
+                    })
+                    .map_err(sampling_error)?;
                 (reports, Some(test_accuracy(trainer, &sampled, &device)))
             }
             (_, value) => {

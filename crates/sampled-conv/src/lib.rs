@@ -8,9 +8,9 @@
 //! - [`SampledConv2d`]: the compact layer (taps + integers + scales), computed through the
 //!   fan-in op on the unfolded input; [`SampledConv2d::from_conv2d`] makes it from a trained
 //!   `Conv2d`, [`SampledConv2d::forward_reference`] is the dense convolution it must equal.
-//! - [`sample_model`]: every `Conv2d` and `Linear` of a model (or those a filter selects),
-//!   sampled in place with a report per layer; [`apply_baseline_model`] applies the pruning,
-//!   ternary and rounding baselines of `sampled-linear` to both kinds.
+//! - Whole models: `sampled_linear::sample_weights` and `sampled_linear::apply_baseline` with
+//!   `LayerKind::ALL` sample (or prune, round) every `Conv2d` filter and `Linear` neuron in
+//!   place, with a report per layer; `sampled_linear::compress` makes the compact layers.
 //!
 //! Budgets, granularities, schemes and seeds are `sampled-linear`'s [`SamplingConfig`]; for a
 //! `Conv2d` a "neuron" is a filter and `d_input` its number of taps.
@@ -21,11 +21,9 @@
 
 mod conv2d_layer;
 mod layer;
-mod model;
 
 pub use conv2d_layer::Conv2dLayer;
 pub use layer::{ConvGeometry, SampledConv2d, SampledConv2dConfig};
-pub use model::{apply_baseline_model, sample_model};
 pub use sampled_linear::{
     Budget, Granularity, Kernel, LayerReport, SamplingConfig, SamplingScheme,
 };

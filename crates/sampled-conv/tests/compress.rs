@@ -7,10 +7,10 @@ use burn::nn::LinearConfig;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Distribution, Tensor, Tolerance};
 use mcnn_backends::{host_device, materialize};
-use sampled_conv::{Conv2dLayer, sample_model};
+use sampled_conv::Conv2dLayer;
 use sampled_linear::{
     Budget, CompactLayout, CompressionPlan, LayerKind, LayerSelection, LinearLayer, SamplingConfig,
-    compress, compressible_layers,
+    compress, compressible_layers, sample_weights,
 };
 
 #[derive(Module, Debug)]
@@ -57,7 +57,8 @@ fn conv_and_linear_layers_compress_and_reload() {
     assert!(compact.conv1.is_sampled() && compact.conv2.is_sampled() && !compact.fc.is_sampled());
     assert_eq!(reports.len(), 2);
     // The dense write-back with the same seeds: conv1 with seed 4, conv2 with seed 5.
-    let (both, _) = sample_model(model.clone(), &config, |path| path != "fc").unwrap();
+    let (both, _) =
+        sample_weights(model.clone(), &LayerKind::ALL, &config, |path| path != "fc").unwrap();
     let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Normal(0.0, 1.0), &host);
     let expected = compact.forward(x.clone()).into_data();
     expected.assert_approx_eq::<f32>(

@@ -10,10 +10,10 @@ use burn::tensor::{Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::{for_each_backend, fork_identical, host_device, materialize};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_sequences::counts::{Scheme, row_counts};
-use sampled_conv::{
-    Kernel, SampledConv2d, SampledConv2dConfig, apply_baseline_model, sample_model,
+use sampled_conv::{Kernel, SampledConv2d, SampledConv2dConfig};
+use sampled_linear::{
+    Baseline, Budget, Granularity, LayerKind, SamplingConfig, apply_baseline, sample_weights,
 };
-use sampled_linear::{Baseline, Budget, Granularity, SamplingConfig};
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec().unwrap()
@@ -215,7 +215,8 @@ fn tiny() -> Tiny {
 fn whole_models_sample_convolutions_and_linears_in_visiting_order() {
     let model = tiny();
     let config = SamplingConfig::new(Budget::Amount(0.75)).with_seed(10);
-    let (sampled, reports) = sample_model(model.clone(), &config, |_| true).unwrap();
+    let (sampled, reports) =
+        sample_weights(model.clone(), &LayerKind::ALL, &config, |_| true).unwrap();
     let layers: Vec<&str> = reports.iter().map(|r| r.layer.as_str()).collect();
     assert_eq!(layers, ["conv1", "conv2", "fc"]);
     assert_eq!((reports[1].d_output, reports[1].d_input), (5, 36));
@@ -227,7 +228,10 @@ fn whole_models_sample_convolutions_and_linears_in_visiting_order() {
         floats(conv2.dense_weight())
     );
     // The filter selects layers by path; the others are untouched.
-    let (only, reports) = sample_model(model.clone(), &config, |path| path == "conv2").unwrap();
+    let (only, reports) = sample_weights(model.clone(), &LayerKind::ALL, &config, |path| {
+        path == "conv2"
+    })
+    .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(
         floats(only.conv1.weight.val()),
@@ -242,7 +246,8 @@ fn magnitude_pruning_keeps_the_largest_taps_of_every_filter() {
         keep: 0.25,
         granularity: Granularity::PerNeuron,
     };
-    let (pruned, reports) = apply_baseline_model(model.clone(), baseline, |_| true).unwrap();
+    let (pruned, reports) =
+        apply_baseline(model.clone(), &LayerKind::ALL, baseline, |_| true).unwrap();
     assert_eq!(reports.len(), 3);
     let (before, after) = (
         floats(model.conv2.weight.val()),

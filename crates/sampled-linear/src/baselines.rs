@@ -223,33 +223,20 @@ impl Baseline {
     }
 }
 
-/// Applies `baseline` to every `Linear` of `model` that `filter` accepts (see
-/// [`map_linear_weights`](crate::map_linear_weights)).
+/// Applies `baseline` to every layer of the given `kinds` in `model` that `filter` accepts
+/// (see [`map_weights`]): a `Linear` neuron by neuron, a `Conv2d` filter by filter.
 ///
 /// # Errors
 /// As [`Baseline::apply`], naming the layer by its path.
 pub fn apply_baseline<M: Module>(
-    model: M,
-    baseline: Baseline,
-    filter: impl Fn(&str) -> bool,
-) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
-    apply_baseline_weights(model, &[LayerKind::Linear], baseline, filter)
-}
-
-/// [`apply_baseline`] for the layers of the given `kinds` (see [`map_weights`]): a `Conv2d`
-/// is pruned or rounded filter by filter where `Linear` is neuron by neuron.
-///
-/// # Errors
-/// As [`Baseline::apply`], naming the layer by its path.
-pub fn apply_baseline_weights<M: Module>(
     model: M,
     kinds: &[LayerKind],
     baseline: Baseline,
     filter: impl Fn(&str) -> bool,
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
     baseline.check()?;
-    map_weights(model, kinds, filter, |layer, rows, d_output, d_input, _| {
-        baseline.apply(rows, d_output, d_input, layer)
+    map_weights(model, kinds, filter, |w| {
+        baseline.apply(w.rows, w.d_output, w.d_input, w.layer)
     })
 }
 

@@ -10,10 +10,9 @@
 //!   number per neuron), [`Granularity`], [`SamplingScheme`] and seed.
 //! - [`SampledLinear`]: the compact layer (indices + integers + scales), computed through
 //!   the fan-in op; [`SampledLinear::from_linear`] makes it from a trained `Linear`.
-//! - [`sample_linears`]: every `Linear` of a model (or those a filter selects), with a
-//!   [`LayerReport`] per layer; [`map_linear_weights`] is the mapper behind it.
-//!   [`sample_weights`] and [`map_weights`] do the same for `Conv2d` filters too
-//!   ([`LayerKind`]), which the `sampled-conv` crate builds on.
+//! - [`sample_weights`]: every `Linear` (and `Conv2d`: [`LayerKind`]) of a model, or those a
+//!   filter selects, sampled in place with a [`LayerReport`] per layer; [`map_weights`] is
+//!   the mapper behind it, which the `sampled-conv` crate builds on.
 //! - [`ResampledLinear`]: training with the weights re-sampled at every step (DropConnect
 //!   with importance-sampled masks); dense at inference.
 //! - [`sample_activations`]: the same sampling for non-negative activations (MCQ), per
@@ -47,7 +46,7 @@ mod sample;
 mod weights;
 
 pub use activation::sample_activations;
-pub use baselines::{Baseline, apply_baseline, apply_baseline_weights};
+pub use baselines::{Baseline, apply_baseline};
 pub use compact_rows::{CompactRows, Form};
 pub use compress::{
     CompactLayout, Compressible, CompressibleLayer, CompressionPlan, LayerSelection, LinearLayer,
@@ -56,7 +55,7 @@ pub use compress::{
 pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
-pub use mapper::{LayerKind, map_linear_weights, map_weights, sample_linears, sample_weights};
+pub use mapper::{LayerKind, LayerRows, map_weights, sample_weights};
 pub use report::{LayerReport, WeightStats};
 pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;

@@ -10,10 +10,23 @@ use crate::report::LayerReport;
 use crate::sample::SampledWeights;
 use crate::weights::{input_major_tensor, output_major};
 
-/// The signature of a weight transform: `(layer, rows, d_output, d_input, layer_number)` →
-/// the new output-major rows and the layer's report.
-type Transform<'a, E> =
-    dyn FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E> + 'a;
+/// One selected layer's weight, as a transform of [`map_weights`] sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerRows<'a> {
+    /// The layer's path in the model (`fc1`, `blocks.0.linear`, …).
+    pub layer: &'a str,
+    /// The weight as output-major rows, `[d_output, d_input]`: one row per neuron (or filter).
+    pub rows: &'a [f32],
+    /// Rows: output neurons, or a `Conv2d`'s output channels.
+    pub d_output: usize,
+    /// Row length: inputs, or a `Conv2d`'s `c_in / groups · kh · kw`.
+    pub d_input: usize,
+    /// How many selected layers came before this one, in visiting order (from 0).
+    pub number: usize,
+}
+
+/// A weight transform: the new output-major rows and the layer's report.
+type Transform<'a, E> = dyn FnMut(LayerRows<'_>) -> Result<(Vec<f32>, LayerReport), E> + 'a;
 
 /// The kinds of layer whose weights a mapper rewrites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +39,9 @@ pub enum LayerKind {
 }
 
 impl LayerKind {
+    /// Both kinds: every `Linear` and `Conv2d`.
+    pub const ALL: [LayerKind; 2] = [LayerKind::Linear, LayerKind::Conv2d];
+
     /// The container type Burn's `ModuleMapper` reports for the layer.
     fn container(self) -> &'static str {
         match self {
@@ -35,24 +51,11 @@ impl LayerKind {
     }
 }
 
-/// Rewrites the weight of every `burn::nn::Linear` in `model` whose path (`fc1`,
-/// `blocks.0.linear`, …) `filter` accepts: `transform(layer, rows, d_output, d_input,
-/// layer_number)` gets the weight as output-major rows (`[d_output, d_input]`, one row per
-/// neuron) and returns the new rows and a report. `layer_number` counts the selected layers
-/// in visiting order, from 0. Biases and every other parameter are left as they are.
-///
-/// # Errors
-/// The first error of `transform`; the model is then dropped.
-pub fn map_linear_weights<M: Module, E>(
-    model: M,
-    filter: impl Fn(&str) -> bool,
-    transform: impl FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E>,
-) -> Result<(M, Vec<LayerReport>), E> {
-    map_weights(model, &[LayerKind::Linear], filter, transform)
-}
-
-/// [`map_linear_weights`] for the layers of the given `kinds`: a `Conv2d`'s rows are its
-/// filters (`d_output` = output channels, `d_input = c_in / groups · kh · kw`).
+/// Rewrites the weight of every layer of the given `kinds` in `model` whose path (`fc1`,
+/// `blocks.0.linear`, …) `filter` accepts: `transform` gets the weight as output-major rows
+/// ([`LayerRows`]: a `Linear`'s neurons, a `Conv2d`'s filters with `d_input = c_in / groups ·
+/// kh · kw`) and returns the new rows and a report. Biases and every other parameter are left
+/// as they are.
 ///
 /// # Errors
 /// The first error of `transform`; the model is then dropped.
@@ -60,7 +63,7 @@ pub fn map_weights<M: Module, E>(
     model: M,
     kinds: &[LayerKind],
     filter: impl Fn(&str) -> bool,
-    mut transform: impl FnMut(&str, &[f32], usize, usize, usize) -> Result<(Vec<f32>, LayerReport), E>,
+    mut transform: impl FnMut(LayerRows<'_>) -> Result<(Vec<f32>, LayerReport), E>,
 ) -> Result<(M, Vec<LayerReport>), E> {
     let mut mapper = WeightMapper {
         path: Vec::new(),
@@ -77,26 +80,14 @@ pub fn map_weights<M: Module, E>(
     }
 }
 
-/// Samples every `Linear` of `model` that `filter` accepts, in place: each weight becomes its
-/// estimate `scale · q`, stored densely, so the model keeps its type (for accuracy studies,
-/// or to export). For the sparse integer layer itself use
-/// [`SampledLinear::from_linear`](crate::SampledLinear::from_linear).
+/// Samples every layer of the given `kinds` in `model` that `filter` accepts, in place
+/// (`&[LayerKind::Linear]` for the `Linear`s, [`LayerKind::ALL`] for `Conv2d` filters too):
+/// each weight becomes its estimate `scale · q`, stored densely, so the model keeps its type
+/// (for accuracy studies, or to export). For the sparse integer layers themselves use
+/// [`compress`](crate::compress).
 ///
-/// Layer `i` (in visiting order) samples with the seed `config.seed + i`, so layers of the
-/// same shape do not share their uniforms.
-///
-/// # Errors
-/// As [`SampledWeights::sample`], naming the layer by its path.
-pub fn sample_linears<M: Module>(
-    model: M,
-    config: &SamplingConfig,
-    filter: impl Fn(&str) -> bool,
-) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
-    sample_weights(model, &[LayerKind::Linear], config, filter)
-}
-
-/// [`sample_linears`] for the layers of the given `kinds` (a `Conv2d` is sampled per filter,
-/// or per layer); layer `i` in visiting order, of any kind, samples with `config.seed + i`.
+/// Layer `i` (in visiting order, of any kind) samples with the seed `config.seed + i`, so
+/// layers of the same shape do not share their uniforms.
 ///
 /// # Errors
 /// As [`SampledWeights::sample`], naming the layer by its path.
@@ -108,18 +99,13 @@ pub fn sample_weights<M: Module>(
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
     config.check()?;
     let method = config.describe();
-    map_weights(
-        model,
-        kinds,
-        filter,
-        |layer, rows, d_output, d_input, number| {
-            let config = config
-                .clone()
-                .with_seed(config.seed.wrapping_add(number as u64));
-            let sampled = SampledWeights::sample(rows, d_output, d_input, &config, layer)?;
-            Ok((sampled.dequantize(), sampled.report(layer, &method)))
-        },
-    )
+    map_weights(model, kinds, filter, |w: LayerRows<'_>| {
+        let config = config
+            .clone()
+            .with_seed(config.seed.wrapping_add(w.number as u64));
+        let sampled = SampledWeights::sample(w.rows, w.d_output, w.d_input, &config, w.layer)?;
+        Ok((sampled.dequantize(), sampled.report(w.layer, &method)))
+    })
 }
 
 struct WeightMapper<'a, 't, E> {
@@ -183,7 +169,14 @@ impl<E> ModuleMapper for WeightMapper<'_, '_, E> {
                     (values, d_output, d_input)
                 }
             };
-            match (self.transform)(&layer, &rows, d_output, d_input, number) {
+            let rows_of_layer = LayerRows {
+                layer: &layer,
+                rows: &rows,
+                d_output,
+                d_input,
+                number,
+            };
+            match (self.transform)(rows_of_layer) {
                 Ok((rows, report)) => {
                     self.reports.push(report);
                     match kind {

@@ -167,8 +167,9 @@ impl SparseRows {
             .unwrap_or(0)
     }
 
-    /// The dense row-major counts `[rows, d_input]`.
-    pub fn to_dense(&self, d_input: usize) -> Vec<i32> {
+    /// The counts as a dense output-major matrix `[rows, d_input]` (a row per neuron, unlike
+    /// Burn's `[d_input, d_output]` weight, which `dense_weight` of the layers returns).
+    pub fn dense_counts(&self, d_input: usize) -> Vec<i32> {
         let mut dense = vec![0; self.rows() * d_input];
         for o in 0..self.rows() {
             for at in self.starts[o]..self.starts[o + 1] {
@@ -587,7 +588,7 @@ mod tests {
                     let (layout, words) = pack(&sparse, d_input);
                     let back = unpack(&layout, &words).unwrap();
                     assert_eq!(back, sparse, "{d_output}×{d_input} at {density}, ±{max_q}");
-                    assert_eq!(back.to_dense(d_input), dense);
+                    assert_eq!(back.dense_counts(d_input), dense);
                     assert_eq!(layout.words(), words.len());
                     // The chosen coding is no larger than the bitmap or the plain indices.
                     let values = sparse.q.len() as u64 * layout.value_bits as u64;

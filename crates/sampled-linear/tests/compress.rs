@@ -8,7 +8,7 @@ use burn::tensor::{Device, Distribution, Tensor, Tolerance};
 use mcnn_backends::{host_device, materialize};
 use sampled_linear::{
     Budget, CompactLayout, CompressionPlan, LayerKind, LayerSelection, LinearLayer, SamplingConfig,
-    compress, compressible_layers, sample_linears,
+    compress, compressible_layers, sample_weights,
 };
 
 #[derive(Module, Debug)]
@@ -117,12 +117,18 @@ fn compressing_equals_sampling_in_place() {
     let (compact, reports) = compress(model.clone(), &plan).unwrap();
     assert_eq!(reports[1].samples_per_group, Some(32)); // ⌈2 · 16⌉
     // The same by the dense write-back, layer by layer with the plan's seeds and amounts.
-    let (first, _) = sample_linears(model.clone(), &config, |path| path == "layers.0").unwrap();
+    let (first, _) = sample_weights(model.clone(), &[LayerKind::Linear], &config, |path| {
+        path == "layers.0"
+    })
+    .unwrap();
     let second_config = SamplingConfig {
         budget: Budget::Amount(2.0),
         ..config.clone().with_seed(9)
     };
-    let (both, _) = sample_linears(first, &second_config, |path| path == "layers.1").unwrap();
+    let (both, _) = sample_weights(first, &[LayerKind::Linear], &second_config, |path| {
+        path == "layers.1"
+    })
+    .unwrap();
     let x = Tensor::<2>::random([4, 20], Distribution::Normal(0.0, 1.0), &host);
     forward(&compact, x.clone())
         .into_data()

@@ -10,8 +10,9 @@ use mcnn_backends::{for_each_backend, fork_identical, host_device};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_sequences::counts::{Scheme, row_counts};
 use sampled_linear::{
-    Baseline, Budget, Granularity, Kernel, SampledLinear, SampledLinearConfig, SampledLinearError,
-    SamplingConfig, SamplingScheme, apply_baseline, output_major, sample_linears,
+    Baseline, Budget, Granularity, Kernel, LayerKind, SampledLinear, SampledLinearConfig,
+    SampledLinearError, SamplingConfig, SamplingScheme, apply_baseline, output_major,
+    sample_weights,
 };
 
 /// A trained-looking layer: normal weights with a few large ones, drawn on the host.
@@ -195,7 +196,10 @@ fn the_model_mapper_samples_the_selected_linears_and_reports_each() {
         .with_scheme(SamplingScheme::Systematic)
         .with_seed(20);
     let (model, reports) =
-        sample_linears(original.clone(), &config, |path| path != "head").unwrap();
+        sample_weights(original.clone(), &[LayerKind::Linear], &config, |path| {
+            path != "head"
+        })
+        .unwrap();
     let names: Vec<_> = reports.iter().map(|r| r.layer.as_str()).collect();
     assert_eq!(names, ["fc1", "blocks.0", "blocks.1"]);
     assert_eq!(weight(&model.head), weight(&original.head));
@@ -248,13 +252,20 @@ fn a_nan_weight_names_the_layer_by_its_path() {
         &host_device(),
     ));
     for result in [
-        sample_linears(
+        sample_weights(
             model.clone(),
+            &[LayerKind::Linear],
             &SamplingConfig::new(Budget::Amount(1.0)),
             |_| true,
         )
         .map(|_| ()),
-        apply_baseline(model.clone(), Baseline::Ternary, |_| true).map(|_| ()),
+        apply_baseline(
+            model.clone(),
+            &[LayerKind::Linear],
+            Baseline::Ternary,
+            |_| true,
+        )
+        .map(|_| ()),
     ] {
         let err = result.unwrap_err();
         assert!(
@@ -272,7 +283,10 @@ fn baselines_go_through_the_same_mapper() {
         granularity: Granularity::PerNeuron,
     };
     let (model, reports) =
-        apply_baseline(original.clone(), baseline, |path| path == "fc1").unwrap();
+        apply_baseline(original.clone(), &[LayerKind::Linear], baseline, |path| {
+            path == "fc1"
+        })
+        .unwrap();
     assert_eq!(reports.len(), 1);
     // 10 inputs per neuron, 0.25 · 10 rounds to 3 kept (2.5 rounds away from 0).
     assert_eq!(reports[0].nonzero, 8 * 3);
