@@ -84,7 +84,7 @@ pub fn map_weights<M: Module, E>(
 /// (`&[LayerKind::Linear]` for the `Linear`s, [`LayerKind::ALL`] for `Conv2d` filters too):
 /// each weight becomes its estimate `scale · q`, stored densely, so the model keeps its type
 /// (for accuracy studies, or to export). For the sparse integer layers themselves use
-/// [`compress`](crate::compress).
+/// [`compress()`](crate::compress()).
 ///
 /// Layer `i` (in visiting order, of any kind) samples with the seed `config.seed + i`, so
 /// layers of the same shape do not share their uniforms.
