@@ -74,7 +74,7 @@ impl TrainingData {
         train_limit: Option<usize>,
     ) -> Result<Self, String> {
         if train_limit == Some(0) {
-            return Err("--train-limit must be at least 1".into());
+            return Err("train_limit = 0: at least 1 training image".into());
         }
         let load = |split| ImageDataset::load(source, split, data_dir).map_err(|e| e.to_string());
         let mut train_set = load(Split::Train)?;
