@@ -6,6 +6,8 @@
 //! cargo run --release --example sweep --features wgpu -- --experiment paths \
 //!     --values 4096,16384 --backends flex,wgpu --seeds 3 --out sweep.jsonl --plot sweep.svg
 //! # on machine i of n:   ... --shard i/n --out part-i.jsonl
+//! # as array task i of a Slurm job array or a Kubernetes Indexed Job (tools/cluster/):
+//! #                      ... --shard auto --out part-{shard}.jsonl
 //! # then, anywhere:      ... --merge part-1.jsonl,part-2.jsonl --out all.jsonl --plot all.svg
 //! ```
 //!
@@ -18,6 +20,13 @@
 //! layer selection: `sampled/hidden` keeps the MLP's output layer dense (the slides'
 //! protocol), `sampled-conv/inner` LeNet's first convolution and last `Linear`; without one
 //! every layer is sampled. A rerun with the same `--out` skips the runs already in it.
+//!
+//! `--shard auto` reads the shard from the scheduler ([`mcnn::sweep::Shard::from_env`]):
+//! Slurm's `SLURM_ARRAY_TASK_ID` (task `SLURM_ARRAY_TASK_MIN` is shard 1, the count from
+//! `SLURM_ARRAY_TASK_MAX` or `SLURM_ARRAY_TASK_COUNT`), or a Kubernetes Indexed Job's
+//! `JOB_COMPLETION_INDEX` with the count from `--shard-count` or `MCNN_SHARD_COUNT`. `{shard}`
+//! in `--out` becomes the shard's index, so each array task writes, and a requeued one
+//! resumes, its own part.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +38,7 @@ use mcnn::backends::{BackendError, BackendKind};
 use mcnn::cli::exit_code;
 use mcnn::datasets::data_dir;
 use mcnn::plot::{LinePlot, Series};
-use mcnn::sweep::{
-    Difference, Experiment, Grid, ResultsFile, RunKey, RunRow, Runner, Shard, cells,
-};
+use mcnn::sweep::{Experiment, Grid, ResultsFile, RunKey, RunRow, Runner, Shard, ShardSpec, cells};
 use mcnn::training::{Trainer, TrainingConfig, TrainingData};
 
 #[derive(Parser, Debug)]
@@ -59,13 +66,21 @@ struct Args {
     /// Step losses kept per run (the first steps of the first epoch).
     #[arg(long, default_value_t = 5)]
     recorded_steps: usize,
-    /// The results file (JSON lines), appended as runs finish; a rerun resumes from it.
+    /// The results file (JSON lines), appended as runs finish; a rerun resumes from it. With
+    /// `--shard`, `{shard}` in it is replaced by the shard's index: each shard's own part.
     #[arg(long)]
     out: PathBuf,
     /// `i/n`: run only every n-th run of the grid, starting with the i-th (in the sampling
     /// experiments every n-th (seed, backend) with all its values: one training each).
+    /// `auto`: i and n from a Slurm job array (`SLURM_ARRAY_TASK_ID`, `_MIN`, `_MAX` or
+    /// `_COUNT`) or a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, n from `--shard-count`
+    /// or `MCNN_SHARD_COUNT`).
     #[arg(long)]
-    shard: Option<Shard>,
+    shard: Option<ShardSpec>,
+    /// The number of shards, for `--shard auto` where the scheduler does not say it (a
+    /// Kubernetes Indexed Job's completions); checked against what it does say.
+    #[arg(long, requires = "shard")]
+    shard_count: Option<usize>,
     /// Train nothing: report the runs in `--out`.
     #[arg(long, conflicts_with_all = ["experiment", "values", "shard", "merge"])]
     report: bool,
@@ -85,8 +100,27 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    let shard = match args.shard {
+        Some(spec) => Some(
+            spec.resolve(|name| std::env::var(name).ok(), args.shard_count)
+                .map_err(|e| format!("--shard: {e}"))?,
+        ),
+        None => None,
+    };
+    // Each shard's own part where `--out` names it by `{shard}`.
+    let out = match shard {
+        Some(shard) => shard.part_path(&args.out),
+        None if args.out.to_string_lossy().contains(Shard::PLACEHOLDER) => {
+            return Err(format!(
+                "--out {}: {} is replaced by a shard's index, and there is no --shard",
+                args.out.display(),
+                Shard::PLACEHOLDER
+            ));
+        }
+        None => args.out.clone(),
+    };
     if !args.merge.is_empty() {
-        let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
+        let mut results = ResultsFile::open(&out).map_err(|e| e.to_string())?;
         for part in &args.merge {
             let rows = ResultsFile::read(part).map_err(|e| e.to_string())?;
             let added = results.merge(&rows).map_err(|e| e.to_string())?;
@@ -94,14 +128,14 @@ fn run(args: &Args) -> Result<(), String> {
                 "merged {}: {added} of its {} runs added to {}",
                 part.display(),
                 rows.len(),
-                args.out.display()
+                out.display()
             );
         }
-        return report(results.rows(), args);
+        return report(results.rows(), &out, args);
     }
     if args.report {
-        let rows = ResultsFile::read(&args.out).map_err(|e| e.to_string())?;
-        return report(&rows, args);
+        let rows = ResultsFile::read(&out).map_err(|e| e.to_string())?;
+        return report(&rows, &out, args);
     }
     let experiment = args.experiment.expect("clap requires it");
     // Its canonical name (`sampled/all` is `sampled`): what the results file records.
@@ -117,7 +151,7 @@ fn run(args: &Args) -> Result<(), String> {
             return Err(BackendError::NotCompiled(*kind).to_string());
         }
     }
-    let shard = args.shard.unwrap_or(Shard::ALL);
+    let shard = shard.unwrap_or(Shard::ALL);
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_recorded_steps(args.recorded_steps);
@@ -128,7 +162,7 @@ fn run(args: &Args) -> Result<(), String> {
         &data_dir(args.data_dir.clone()),
         args.train_limit,
     )?;
-    let mut results = ResultsFile::open(&args.out).map_err(|e| e.to_string())?;
+    let mut results = ResultsFile::open(&out).map_err(|e| e.to_string())?;
     results
         .check_experiment(experiment)
         .map_err(|e| e.to_string())?;
@@ -141,7 +175,7 @@ fn run(args: &Args) -> Result<(), String> {
         shard.index,
         shard.count,
         mine.len() - todo.len(),
-        args.out.display(),
+        out.display(),
         todo.len()
     );
 
@@ -204,87 +238,20 @@ fn run(args: &Args) -> Result<(), String> {
         grid_bar.inc(1);
     }
     grid_bar.finish_and_clear();
-    report(results.rows(), args)
+    report(results.rows(), &out, args)
 }
 
-/// Per value and backend the mean ± sd accuracy and time, the difference of every backend
-/// from the first with Welch's t, the largest step-loss difference, and the plot.
-fn report(rows: &[RunRow], args: &Args) -> Result<(), String> {
+/// The report of `rows` (the runs in `out`), and the plot.
+fn report(rows: &[RunRow], out: &std::path::Path, args: &Args) -> Result<(), String> {
     if rows.is_empty() {
-        return Err(format!(
-            "{}: no finished runs to report",
-            args.out.display()
-        ));
+        return Err(format!("{}: no finished runs to report", out.display()));
     }
+    print!("{}", mcnn::sweep::report(rows));
     let cells = cells(rows);
-    // The sampling experiments also show the trained networks' accuracy before sampling.
-    let trained = cells.iter().any(|c| c.trained_accuracy.is_some());
-    let (head, rule) = if trained {
-        ("| before sampling ", "|---")
-    } else {
-        ("", "")
-    };
-    println!("| value | backend | runs | accuracy (mean ± sd) {head}| s/epoch |");
-    println!("|---|---|---|---{rule}|---|");
+    let mut backends: Vec<BackendKind> = Vec::new();
     for c in &cells {
-        let before = match (trained, c.trained_accuracy) {
-            (false, _) => String::new(),
-            (true, Some((mean, sd))) => format!("| {mean:.4} ± {sd:.4} "),
-            (true, None) => "| – ".into(),
-        };
-        println!(
-            "| {} | {} | {} | {:.4} ± {:.4} {before}| {:.2} |",
-            c.setting, c.backend, c.runs, c.accuracy.0, c.accuracy.1, c.seconds_per_epoch
-        );
-    }
-    let backends: Vec<BackendKind> = {
-        let mut kinds: Vec<BackendKind> = Vec::new();
-        cells.iter().for_each(|c| {
-            if !kinds.contains(&c.backend) {
-                kinds.push(c.backend);
-            }
-        });
-        kinds
-    };
-    if backends.len() > 1 {
-        println!(
-            "\n| value | backends | accuracy difference | Welch t | within seed noise (|t| < 2) | largest step-loss difference |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for a in cells.iter().filter(|c| c.backend == backends[0]) {
-            for b in cells
-                .iter()
-                .filter(|c| c.setting == a.setting && c.backend != a.backend)
-            {
-                let d = Difference::between(a, b);
-                let loss_gap = rows
-                    .iter()
-                    .filter(|r| r.key.setting == a.setting && r.key.backend == a.backend)
-                    .filter_map(|ra| {
-                        let rb = rows.iter().find(|r| {
-                            r.key.setting == b.setting
-                                && r.key.backend == b.backend
-                                && r.key.seed == ra.key.seed
-                        })?;
-                        ra.first_losses
-                            .iter()
-                            .zip(&rb.first_losses)
-                            .map(|(x, y)| (x - y).abs())
-                            .reduce(f64::max)
-                    })
-                    .reduce(f64::max);
-                println!(
-                    "| {} | {} − {} | {:+.4} | {} | {} | {} |",
-                    a.setting,
-                    b.backend,
-                    a.backend,
-                    d.difference,
-                    d.t.map_or("–".into(), |t| format!("{t:+.2}")),
-                    d.within_noise()
-                        .map_or("–", |w| if w { "yes" } else { "no" }),
-                    loss_gap.map_or("–".into(), |g| format!("{g:.1e}"))
-                );
-            }
+        if !backends.contains(&c.backend) {
+            backends.push(c.backend);
         }
     }
     if let Some(path) = &args.plot {

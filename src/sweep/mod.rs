@@ -1,7 +1,9 @@
 //! Accuracy sweeps over a grid (experiment × setting × seed × backend) that survive
 //! interruption and split across machines: the runs of a shard, a results file that a rerun
 //! resumes from and that shards' files merge into, the experiments and their [`Runner`], and
-//! the per-setting, per-backend summary with the cross-backend difference.
+//! the per-setting, per-backend summary with the cross-backend difference ([`report`]). A
+//! shard is given as `i/n` or read from a Slurm job array's or Kubernetes Indexed Job's
+//! variables ([`Shard::from_env`]).
 //!
 //! ```
 //! use mcnn::backends::BackendKind;
@@ -16,17 +18,20 @@
 //! ```
 
 mod experiment;
+mod report;
 mod setting;
+mod shard;
 
 pub use experiment::{Experiment, Runner};
+pub use report::report;
 pub use setting::{Setting, SettingValue};
+pub use shard::{Shard, ShardSpec};
 
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 // Serde through Burn's re-export (with its derive feature): the crate's manifest names only
 // serde_json.
@@ -45,56 +50,6 @@ impl fmt::Display for SweepError {
 }
 
 impl std::error::Error for SweepError {}
-
-/// Part `index` (1-based) of `count` equal parts of a grid: runs `index − 1`, `index − 1 +
-/// count`, … Every run belongs to exactly one shard, so shards' results files concatenate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// Which part, `1..=count`.
-    pub index: usize,
-    /// How many parts.
-    pub count: usize,
-}
-
-impl Shard {
-    /// The whole grid.
-    pub const ALL: Shard = Shard { index: 1, count: 1 };
-
-    /// Parses `i/n` with `1 ≤ i ≤ n`.
-    ///
-    /// # Errors
-    /// A message naming `shard`, the text and the expected form.
-    pub fn parse(text: &str) -> Result<Self, SweepError> {
-        let bad = || {
-            SweepError(format!(
-                "shard {text:?}: expected i/n with 1 ≤ i ≤ n, e.g. 2/4"
-            ))
-        };
-        let (i, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            i.trim().parse::<usize>().map_err(|_| bad())?,
-            n.trim().parse::<usize>().map_err(|_| bad())?,
-        );
-        if index == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Whether run number `position` (0-based, in grid order) is this shard's.
-    pub fn contains(&self, position: usize) -> bool {
-        position % self.count == self.index - 1
-    }
-}
-
-impl FromStr for Shard {
-    type Err = SweepError;
-
-    /// [`Shard::parse`].
-    fn from_str(text: &str) -> Result<Self, SweepError> {
-        Self::parse(text)
-    }
-}
 
 /// One run of a grid: which experiment, setting (the swept parameter's value, parsed for the
 /// experiment), seed and backend.
@@ -494,34 +449,49 @@ pub struct Cell {
     pub seconds_per_epoch: f64,
 }
 
-/// Per setting and backend (in order of appearance), the summary of `rows`.
+/// Per setting and backend, the summary of `rows`: the settings in increasing value, the
+/// backends in the order they first appear (the first is the one the others are compared
+/// with), each cell's runs in order of seed. The order of the rows does not matter otherwise,
+/// so the merged parts of a sharded sweep summarise as the unsharded sweep does (merged in
+/// order, so that the grid's first run, and with it its first backend, comes first).
 pub fn cells(rows: &[RunRow]) -> Vec<Cell> {
-    let mut keys: Vec<(Setting, BackendKind)> = Vec::new();
+    let mut settings: Vec<&Setting> = Vec::new();
+    let mut backends: Vec<BackendKind> = Vec::new();
     for row in rows {
-        let key = (row.key.setting.clone(), row.key.backend);
-        if !keys.contains(&key) {
-            keys.push(key);
+        if !settings.contains(&&row.key.setting) {
+            settings.push(&row.key.setting);
+        }
+        if !backends.contains(&row.key.backend) {
+            backends.push(row.key.backend);
         }
     }
-    keys.into_iter()
-        .map(|(setting, backend)| {
-            let mine: Vec<&RunRow> = rows
+    // Stable: settings of equal value ("4096" and "4096.0") keep their order.
+    settings.sort_by(|a, b| a.value().as_f64().total_cmp(&b.value().as_f64()));
+    let mut cells = Vec::new();
+    for setting in settings {
+        for &backend in &backends {
+            let mut mine: Vec<&RunRow> = rows
                 .iter()
-                .filter(|r| r.key.setting == setting && r.key.backend == backend)
+                .filter(|r| r.key.setting == *setting && r.key.backend == backend)
                 .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            mine.sort_by_key(|r| r.key.seed);
             let accuracies: Vec<f64> = mine.iter().map(|r| r.accuracy).collect();
             let seconds: Vec<f64> = mine.iter().map(|r| r.seconds_per_epoch).collect();
             let trained: Option<Vec<f64>> = mine.iter().map(|r| r.trained_accuracy).collect();
-            Cell {
-                setting,
+            cells.push(Cell {
+                setting: setting.clone(),
                 backend,
                 runs: mine.len(),
                 accuracy: mean_sd(&accuracies),
                 trained_accuracy: trained.map(|t| mean_sd(&t)),
                 seconds_per_epoch: mean_sd(&seconds).0,
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    cells
 }
 
 /// The difference between two backends' mean accuracies for one setting, with Welch's `t`:

@@ -1,0 +1,15 @@
+#!/bin/bash
+# Builds the sweep once, then submits the array job (sweep.sbatch) and the merge job
+# (merge.sbatch) that starts when every array task has finished successfully.
+#   tools/cluster/submit.sh            # from anywhere in the repository
+#   CARGO_FEATURES=wgpu tools/cluster/submit.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."          # the repository root: the jobs run where they are submitted
+cargo build --release --example sweep ${CARGO_FEATURES:+--features "$CARGO_FEATURES"}
+mkdir -p logs results                # Slurm does not create the directory of --output
+
+jid=$(sbatch --parsable tools/cluster/sweep.sbatch)
+jid=${jid%%;*}                       # --parsable prints "id" or "id;cluster"
+echo "array job $jid"
+sbatch --dependency=afterok:"$jid" tools/cluster/merge.sbatch
