@@ -28,7 +28,11 @@ pub fn exit_code(result: Result<(), String>) -> ExitCode {
 /// mcnn::cli::default_backend())] backend: BackendKind`.
 ///
 /// ```
-/// assert!(mcnn::cli::compiled_backend("flex").is_ok());
+/// use mcnn::backends::BackendKind;
+///
+/// for kind in BackendKind::compiled() {
+///     assert_eq!(mcnn::cli::compiled_backend(kind.name()), Ok(kind));
+/// }
 /// assert!(mcnn::cli::compiled_backend("cuda").unwrap_err().contains("cuda"));
 /// ```
 pub fn compiled_backend(name: &str) -> Result<BackendKind, String> {

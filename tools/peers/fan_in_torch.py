@@ -1,6 +1,6 @@
 """The fan-in layer's PyTorch peer, for the GPU comparison in docs/RESULTS.md.
 
-Same shapes as `benches/fan_in.rs`: y[b, o] = sum_j w[o, j] * x[b, idx[o, j]] + bias[o],
+Same shapes as `crates/fan-in/benches/fan_in.rs`: y[b, o] = sum_j w[o, j] * x[b, idx[o, j]] + bias[o],
 k distinct inputs per output, against `torch.nn.Linear` of the same shape on the same GPU.
 PyTorch has no fan-in op; the two usual ways are timed:
   gather: (x[:, idx] * w).sum(-1), autograd through the gather (holds batch*out*k floats);

@@ -30,6 +30,15 @@ pub enum SamplingError {
     },
     /// The weight slice (or a row of it) was empty.
     EmptyWeights,
+    /// Threshold sampling: a weight of the deterministic head is more than `i32::MAX` times
+    /// the scale `τ`, so its count does not fit (the row's magnitudes span more than 2^31,
+    /// typically with `N` at least the number of non-zero weights, where `τ` is the smallest).
+    HeadCountOverflow {
+        /// Index of the weight in the slice passed.
+        index: usize,
+        /// `|w| / τ`, rounded.
+        count: f64,
+    },
     /// A weight was NaN or infinite.
     NonFiniteWeight {
         /// Index of the first such weight in the slice passed (row-major for matrices).
@@ -147,6 +156,12 @@ impl fmt::Display for SamplingError {
                 )
             }
             Self::EmptyWeights => write!(f, "weights are empty; at least one weight is needed"),
+            Self::HeadCountOverflow { index, count } => write!(
+                f,
+                "weight at index {index} is {count:e} times the threshold scale; counts must be at \
+                 most {} (fewer samples, or a row whose magnitudes span less than 2^31)",
+                i32::MAX
+            ),
             Self::NonFiniteWeight { index, value } => {
                 write!(
                     f,
@@ -248,6 +263,13 @@ mod tests {
     fn messages_name_parameter_value_and_allowed_range() {
         let cases = [
             (SamplingError::ZeroSamples, "at least 1"),
+            (
+                SamplingError::HeadCountOverflow {
+                    index: 3,
+                    count: 5e14,
+                },
+                "index 3",
+            ),
             (
                 SamplingError::TooManySamples {
                     requested: 5,

@@ -52,8 +52,8 @@ pub const STREAM_ID: u32 = 4;
 /// # Errors
 /// `expected_nonzeros` 0 or above `i32::MAX`, empty `weights`, a NaN or infinite weight, a
 /// threshold that overflows `f32` or falls below the smallest normal `f32`, a head count above
-/// `i32::MAX` (a weight more than `2^31` thresholds large). An all-zero group
-/// gives all-zero counts and scale 0.
+/// `i32::MAX` ([`SamplingError::HeadCountOverflow`]: a weight more than `2^31` thresholds
+/// large). An all-zero group gives all-zero counts and scale 0.
 pub fn threshold_counts(
     weights: &[f32],
     expected_nonzeros: usize,
@@ -121,13 +121,13 @@ pub fn threshold_counts(
     }
     // The head, rounded to the nearest multiple of the scale (never to 0).
     let scale64 = f64::from(scale);
-    for (&w, q) in weights.iter().zip(q.iter_mut()) {
+    for (index, (&w, q)) in weights.iter().zip(q.iter_mut()).enumerate() {
         if f64::from(w.abs()) >= tau {
             let x = f64::from(w.abs()) / scale64;
             if x.round() > i32::MAX as f64 {
-                return Err(SamplingError::TooManySamples {
-                    requested: x.round() as u64,
-                    max: i32::MAX as u64,
+                return Err(SamplingError::HeadCountOverflow {
+                    index,
+                    count: x.round(),
                 });
             }
             let count = x.round().max(1.0) as i32;
@@ -187,7 +187,7 @@ mod tests {
         // Then the head is 5·10^14 thresholds: a count beyond i32 is an error, not clamped.
         let c = threshold_counts(&[1e12, 1e-3, 1e-3], 2, CounterHash::from_seed(0));
         assert!(
-            matches!(c, Err(SamplingError::TooManySamples { .. })),
+            matches!(c, Err(SamplingError::HeadCountOverflow { index: 0, .. })),
             "{c:?}"
         );
         // One sample for a weight and a negligible one: the head, at the rounded S.
