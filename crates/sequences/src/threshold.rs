@@ -17,6 +17,10 @@
 //!   the counts negatively correlated, which is what makes stratified sampling beat
 //!   independent inclusion when a dot product sums them.
 //!
+//! With `N` at least the number of non-zero weights there is no tail: every weight would be in
+//! the head at `τ = min |w|`, with counts as large as `max |w| / min |w|`. Such a row gets `N`
+//! systematic samples instead (every weight `≥ S/N` kept, counts within 1 of their share).
+//!
 //! So a row has about `N` non-zeros and no weight of the head is ever dropped. The head's
 //! counts are at least their share `N |w| / S` (`τ ≤ S/N`) but deterministic: no sampling
 //! spread above it, which on trained layers gave smaller `max |q|` (fewer value bits) than
@@ -47,7 +51,9 @@ pub const STREAM_ID: u32 = 4;
 
 /// Threshold sampling of `weights` for `expected_nonzeros` non-zeros (see the module docs);
 /// the tail's systematic samples come from `stream`.
-/// `Summary::samples` holds `expected_nonzeros`, `Summary::scale` the threshold `τ`.
+/// `Summary::samples` holds `expected_nonzeros`, `Summary::scale` the threshold `τ` (or
+/// `S / N` where `expected_nonzeros` is at least the number of non-zero weights: a row then
+/// sampled systematically).
 ///
 /// # Errors
 /// `expected_nonzeros` 0 or above `i32::MAX`, empty `weights`, a NaN or infinite weight, a
@@ -88,6 +94,12 @@ pub fn threshold_counts(
                 all_zero: true,
             },
         });
+    }
+    if expected_nonzeros >= magnitudes.len() {
+        // Every non-zero weight would be in the head, at τ = the smallest magnitude: counts
+        // `|w| / min |w|` (22 bits on a trained layer). `N` systematic samples instead keep
+        // every weight ≥ S/N with a count within 1 of its share `N |w| / S`.
+        return sample_counts_with_stream(weights, expected_nonzeros, Scheme::Systematic, stream);
     }
     magnitudes.sort_unstable_by(|a, b| b.total_cmp(a));
     let (tau, head) = threshold(&magnitudes, expected_nonzeros);
@@ -193,6 +205,13 @@ mod tests {
         // One sample for a weight and a negligible one: the head, at the rounded S.
         let c = threshold_counts(&[1.0, 1e-20], 1, CounterHash::from_seed(0)).unwrap();
         assert_eq!((c.q, c.summary.scale), (vec![1, 0], 1.0));
+        // N at least the non-zeros: systematic sampling, counts N|w|/S = 3 and 2 at scale 1
+        // (the head at τ = 2 would give 2 and 1: 1.5 rounded up).
+        let c = threshold_counts(&[3.0, 0.0, 2.0], 5, CounterHash::from_seed(0)).unwrap();
+        assert_eq!((c.q, c.summary.scale), (vec![3, 0, 2], 1.0));
+        // A span beyond 2^31 with N ≥ non-zeros is no overflow: the tiny weights may drop.
+        let c = threshold_counts(&[1e12, 1e-3, -1e-3], 3, CounterHash::from_seed(0)).unwrap();
+        assert_eq!(c.q[0], 3);
         // Σ min(1, a/τ) = n holds.
         let a = [9.0, 5.0, 2.0, 1.5, 1.0, 0.5, 0.25];
         for n in 1..a.len() {
