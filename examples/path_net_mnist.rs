@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use burn::serde::{Deserialize, Serialize};
 use clap::{Parser, ValueEnum};
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
 use mcnn::backends::{BackendKind, host_device, materialize};
@@ -196,7 +197,8 @@ fn run(args: &Args) -> Result<(), String> {
             run.weights
         );
         if let Some(file) = out.as_mut() {
-            writeln!(file, "{}", setup.json(&run)).map_err(|e| format!("--out: {e}"))?;
+            let line = serde_json::to_string(&setup.line(&run)).map_err(|e| e.to_string())?;
+            writeln!(file, "{line}").map_err(|e| format!("--out: {e}"))?;
         }
         runs.push(run);
         Ok(())
@@ -385,46 +387,85 @@ impl Setup {
         }
     }
 
-    fn json(&self, run: &Run) -> serde_json::Value {
-        serde_json::json!({
-            "experiment": "E5", "backend": self.backend, "widths": self.widths,
-            "epochs": self.epochs, "learning_rate": self.learning_rate, "init": self.init,
-            "fixed_sign": self.fixed_sign, "duplicates": self.duplicates,
-            "generator": run.generator, "paths": run.paths, "seed": run.seed,
-            "weights": run.weights, "accuracy": run.accuracy,
-            "seconds_per_epoch": run.seconds_per_epoch, "peak_mib": run.peak_mib,
-        })
+    /// The line of `--out` for `run`.
+    fn line(&self, run: &Run) -> Line {
+        Line {
+            accuracy: run.accuracy,
+            backend: self.backend.clone(),
+            duplicates: Some(self.duplicates.clone()),
+            epochs: self.epochs,
+            experiment: "E5".into(),
+            fixed_sign: self.fixed_sign,
+            generator: run.generator.clone(),
+            init: self.init.clone(),
+            learning_rate: self.learning_rate,
+            merge_duplicates: None,
+            paths: run.paths,
+            peak_mib: run.peak_mib,
+            seconds_per_epoch: run.seconds_per_epoch,
+            seed: run.seed,
+            weights: run.weights,
+            widths: self.widths.clone(),
+        }
     }
+}
 
-    /// The setup and the run of one recorded line.
-    fn parse(line: &str) -> Option<(Self, Run)> {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        let setup = Self {
-            backend: v["backend"].as_str()?.to_string(),
-            widths: v["widths"]
-                .as_array()?
-                .iter()
-                .map(|w| w.as_u64().map(|w| w as usize))
-                .collect::<Option<_>>()?,
-            epochs: v["epochs"].as_u64()? as usize,
-            learning_rate: v["learning_rate"].as_f64()?,
-            init: v["init"].as_str()?.to_string(),
-            fixed_sign: v["fixed_sign"].as_bool()?,
+/// One line of `--out`: the setup and one run, its keys in alphabetical order as the recorded
+/// files have them.
+#[derive(Serialize, Deserialize)]
+#[serde(crate = "burn::serde", deny_unknown_fields)]
+struct Line {
+    accuracy: f64,
+    backend: String,
+    /// `merge` or `keep`; absent in the oldest files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    duplicates: Option<String>,
+    epochs: usize,
+    experiment: String,
+    fixed_sign: bool,
+    generator: String,
+    init: String,
+    learning_rate: f64,
+    /// What older files recorded instead of `duplicates`; never written.
+    #[serde(default, skip_serializing)]
+    merge_duplicates: Option<bool>,
+    paths: usize,
+    peak_mib: f64,
+    seconds_per_epoch: f64,
+    seed: u64,
+    weights: usize,
+    widths: Vec<usize>,
+}
+
+impl Line {
+    /// The setup and the run of a recorded line; `None` if it is not a line of this example.
+    fn parse(text: &str) -> Option<(Setup, Run)> {
+        let line: Line = serde_json::from_str(text).ok()?;
+        if line.experiment != "E5" {
+            return None;
+        }
+        let setup = Setup {
+            backend: line.backend,
+            widths: line.widths,
+            epochs: line.epochs,
+            learning_rate: line.learning_rate,
+            init: line.init,
+            fixed_sign: line.fixed_sign,
             // Older runs recorded a `merge_duplicates` flag, the oldest nothing (they kept all).
-            duplicates: match (v["duplicates"].as_str(), v["merge_duplicates"].as_bool()) {
-                (Some(d), _) => d.to_string(),
+            duplicates: match (line.duplicates, line.merge_duplicates) {
+                (Some(d), _) => d,
                 (None, Some(true)) => "merge".into(),
                 (None, _) => "keep".into(),
             },
         };
         let run = Run {
-            generator: v["generator"].as_str()?.to_string(),
-            paths: v["paths"].as_u64()? as usize,
-            seed: v["seed"].as_u64()?,
-            weights: v["weights"].as_u64()? as usize,
-            accuracy: v["accuracy"].as_f64()?,
-            seconds_per_epoch: v["seconds_per_epoch"].as_f64()?,
-            peak_mib: v["peak_mib"].as_f64()?,
+            generator: line.generator,
+            paths: line.paths,
+            seed: line.seed,
+            weights: line.weights,
+            accuracy: line.accuracy,
+            seconds_per_epoch: line.seconds_per_epoch,
+            peak_mib: line.peak_mib,
         };
         Some((setup, run))
     }
@@ -443,7 +484,7 @@ fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let (this, run) = Setup::parse(line).ok_or_else(|| {
+            let (this, run) = Line::parse(line).ok_or_else(|| {
                 format!(
                     "--report-from {}: line {} is not a run of this example",
                     file.display(),
