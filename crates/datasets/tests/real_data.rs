@@ -1,4 +1,4 @@
-//! The real files: counts, label histograms and known labels (data-sources.md).
+//! The real files: counts, label histograms and known labels (docs/data-sources.md).
 //!
 //! The files are fetched on first use (CI fetches them before the tests); set `MCNN_DATA`
 //! to use another data directory than the workspace's `data/`.
