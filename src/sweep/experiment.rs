@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use burn::tensor::Device;
@@ -20,7 +19,7 @@ use crate::models::{ImageClassifier, LeNet5, LeNet5Config, LeNet5Dropout, Mlp, M
 use crate::training::{EpochReport, Trainer, evaluate};
 
 /// An experiment of a sweep; the swept value is its setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Experiment {
     /// MNIST, a `PathNet` 784/300/300/10 of `value` Sobol' paths.
     Paths,
@@ -149,13 +148,6 @@ impl FromStr for Experiment {
     }
 }
 
-/// By name: [`Experiment::name`] is one to one.
-impl Hash for Experiment {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name().hash(state);
-    }
-}
-
 impl fmt::Display for Experiment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
@@ -206,21 +198,13 @@ impl<'a> Runner<'a> {
                 "run {key:?} is not of experiment {experiment}"
             )));
         }
-        if !key.setting.is_for(experiment) {
-            // Not allowed at all (the error says what is), or parsed for another experiment.
-            Setting::parse(experiment, key.setting.text())?;
-            return Err(SweepError(format!(
-                "setting {:?} was parsed for another experiment than {experiment}",
-                key.setting.text()
-            )));
-        }
+        key.setting.check_for(experiment)?;
         let device = key
             .backend
             .try_device()
             .map_err(|e| SweepError(e.to_string()))?;
         let sampling =
             |amount: f64| SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed);
-        let sampling_error = |e: sampled_linear::SampledLinearError| SweepError(e.to_string());
         let trainer = &self.trainer;
         let (reports, sampled_accuracy) = match (experiment, key.setting.value()) {
             (Experiment::Paths, SettingValue::Paths(paths)) => {
@@ -239,12 +223,8 @@ impl<'a> Runner<'a> {
             (Experiment::Sampled(layers), SettingValue::Amount(amount)) => {
                 let init = |host: &Device| MlpConfig::new(vec![784, 300, 10]).init(host);
                 let (trained, reports) = trained(trainer, &mut self.mlps, key, &device, init);
-                let selected = layers.paths(&compressible_layers(&trained), &[LayerKind::Linear]);
-                let (sampled, _) =
-                    sample_weights(trained, &[LayerKind::Linear], &sampling(amount), |p| {
-                        selected.iter().any(|s| s == p)
-                    })
-                    .map_err(sampling_error)?;
+                let kinds = [LayerKind::Linear];
+                let sampled = sampled(trained, layers, &kinds, &sampling(amount))?;
                 (reports, Some(test_accuracy(trainer, &sampled, &device)))
             }
             (Experiment::SampledConv(layers), SettingValue::Amount(amount)) => {
@@ -257,12 +237,7 @@ impl<'a> Runner<'a> {
                 };
                 let (trained, reports) = trained(trainer, &mut self.lenets, key, &device, init);
                 let kinds = [LayerKind::Conv2d, LayerKind::Linear];
-                let selected = layers.paths(&compressible_layers(&trained), &kinds);
-                let (sampled, _) =
-                    sample_weights(trained, &LayerKind::ALL, &sampling(amount), |p| {
-                        selected.iter().any(|s| s == p)
-                    })
-                    .map_err(sampling_error)?;
+                let sampled = sampled(trained, layers, &kinds, &sampling(amount))?;
                 (reports, Some(test_accuracy(trainer, &sampled, &device)))
             }
             (_, value) => {
@@ -323,6 +298,19 @@ fn trained<M: ImageClassifier>(
 }
 
 /// The test accuracy of `model` on `device`, with `trainer`'s test set and batch size.
+/// `model` with the layers of `kinds` that `layers` selects sampled with `config`, in place.
+fn sampled<M: ImageClassifier>(
+    model: M,
+    layers: LayerSelection,
+    kinds: &[LayerKind],
+    config: &SamplingConfig,
+) -> Result<M, SweepError> {
+    let selected = layers.paths(&compressible_layers(&model), kinds);
+    sample_weights(model, kinds, config, |p| selected.iter().any(|s| s == p))
+        .map(|(sampled, _)| sampled)
+        .map_err(|e| SweepError(e.to_string()))
+}
+
 fn test_accuracy<M: ImageClassifier>(trainer: &Trainer<'_>, model: &M, device: &Device) -> f64 {
     evaluate(
         model,

@@ -239,14 +239,10 @@ impl RunRow {
     /// # Errors
     /// What is wrong, naming the field and its value.
     pub fn check(&self) -> Result<(), String> {
-        if !self.key.setting.is_for(self.key.experiment) {
-            Setting::parse(self.key.experiment, self.key.setting.text()).map_err(|e| e.0)?;
-            return Err(format!(
-                "setting {:?} was parsed for another experiment than {}",
-                self.key.setting.text(),
-                self.key.experiment
-            ));
-        }
+        self.key
+            .setting
+            .check_for(self.key.experiment)
+            .map_err(|e| e.0)?;
         let accuracies = [Some(self.accuracy), self.trained_accuracy];
         for (name, value) in ["accuracy", "trained_accuracy"].iter().zip(accuracies) {
             if let Some(value) = value

@@ -95,6 +95,22 @@ impl Setting {
     pub fn is_for(&self, experiment: Experiment) -> bool {
         Self::parsed(experiment, &self.text).is_some_and(|s| s == *self)
     }
+
+    /// [`is_for`](Self::is_for) as an error.
+    ///
+    /// # Errors
+    /// What `experiment` allows, if it does not allow the text at all; else that the setting
+    /// was parsed for another experiment.
+    pub fn check_for(&self, experiment: Experiment) -> Result<(), SweepError> {
+        if self.is_for(experiment) {
+            return Ok(());
+        }
+        Self::parse(experiment, &self.text)?;
+        Err(SweepError(format!(
+            "setting {:?} was parsed for another experiment than {experiment}",
+            self.text
+        )))
+    }
 }
 
 impl PartialEq for Setting {

@@ -28,7 +28,7 @@ pub fn fan_in<const D: usize>(
 }
 
 /// [`fan_in`] that returns errors instead of panicking: bad shapes, and indices out of
-/// `0..d_input` (found by a min and a max reduction, each read back to the host).
+/// `0..d_input` (found by a min and a max reduction, read back to the host together).
 pub fn try_fan_in<const D: usize>(
     input: Tensor<D>,
     weight: Tensor<2>,
@@ -80,9 +80,14 @@ fn check_range(indices: &Tensor<2, Int>, d_input: usize) -> Result<(), FanInErro
     if indices.dims().contains(&0) {
         return Ok(());
     }
-    let low = indices.clone().min().into_scalar::<i64>();
-    let high = indices.clone().max().into_scalar::<i64>();
-    match (low, high) {
+    // One read-back for both extremes.
+    let extremes = Tensor::cat(vec![indices.clone().min(), indices.clone().max()], 0);
+    let extremes = extremes
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("integers");
+    match (extremes[0], extremes[1]) {
         (low, _) if low < 0 => Err(FanInError::new(
             "indices",
             format!("holding {low}"),

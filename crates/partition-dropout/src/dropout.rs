@@ -206,12 +206,10 @@ impl PartitionDropoutConfig {
                 u32::MAX
             ));
         }
-        let partitions = partitions as usize;
-        let rate = match mode {
-            Mode::DropOne => 1.0 / partitions as f64,
-            Mode::KeepOne => 1.0 - 1.0 / partitions as f64,
-        };
-        Ok((Self::new(partitions).with_mode(mode), rate))
+        Ok((
+            Self::new(partitions as usize).with_mode(mode),
+            rate_of(partitions),
+        ))
     }
 }
 

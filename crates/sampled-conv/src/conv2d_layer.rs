@@ -78,11 +78,7 @@ impl Conv2dLayer {
     pub fn weight_dims(&self) -> [usize; 4] {
         match self {
             Self::Dense(conv) => conv.weight.lazy_shape().dims(),
-            Self::Sampled(sampled) => {
-                let g = &sampled.geometry;
-                let [kh, kw] = g.kernel_size;
-                [g.channels_out, g.channels_in / g.groups, kh, kw]
-            }
+            Self::Sampled(sampled) => sampled.geometry.weight_dims(),
         }
     }
 }
@@ -125,17 +121,8 @@ impl Compressible for Conv2dLayer {
         let config: SampledConv2dConfig = serde_json::from_value(config.clone())
             .map_err(|e| format!("not a SampledConv2d configuration: {e}"))?;
         let g = &config.geometry;
-        if g.groups == 0
-            || !g.channels_in.is_multiple_of(g.groups)
-            || !g.channels_out.is_multiple_of(g.groups)
-        {
-            return Err(format!(
-                "groups = {} for {} input and {} output channels: at least 1, dividing both",
-                g.groups, g.channels_in, g.channels_out
-            ));
-        }
-        let [kh, kw] = g.kernel_size;
-        let dims = [g.channels_out, g.channels_in / g.groups, kh, kw];
+        g.check()?;
+        let dims = g.weight_dims();
         if dims != self.weight_dims() || g.taps() != config.layout.d_input {
             return Err(format!(
                 "a configuration of filters {dims:?} (layout {} × {}) for a convolution of {:?}",

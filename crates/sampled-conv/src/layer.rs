@@ -78,6 +78,29 @@ impl ConvGeometry {
         self.channels_in / self.groups * self.kernel_size[0] * self.kernel_size[1]
     }
 
+    /// The filters' shape in `Conv2d`'s layout, `[c_out, c_in / groups, kh, kw]`.
+    pub fn weight_dims(&self) -> [usize; 4] {
+        let [kh, kw] = self.kernel_size;
+        [self.channels_out, self.channels_in / self.groups, kh, kw]
+    }
+
+    /// Checks that `groups` is at least 1 and divides both channel counts.
+    ///
+    /// # Errors
+    /// A message naming `groups`, its value and the channels.
+    pub fn check(&self) -> Result<(), String> {
+        if self.groups == 0
+            || !self.channels_in.is_multiple_of(self.groups)
+            || !self.channels_out.is_multiple_of(self.groups)
+        {
+            return Err(format!(
+                "groups = {} for {} input and {} output channels: at least 1, dividing both",
+                self.groups, self.channels_in, self.channels_out
+            ));
+        }
+        Ok(())
+    }
+
     /// `((top, bottom), (left, right))` for an input of `height × width`, as `Conv2d` pads.
     fn padding_pairs(&self, height: usize, width: usize) -> ((usize, usize), (usize, usize)) {
         // Burn's "same": the output is ⌈size / stride⌉ and the kernel (not dilated) fits.
@@ -164,9 +187,13 @@ impl SampledConv2dConfig {
     /// An empty layer of this configuration on `device`, awaiting its record.
     ///
     /// # Panics
-    /// If the layout's rows are not the geometry's filters and taps.
+    /// If `groups` is 0 or does not divide the channels, or the layout's rows are not the
+    /// geometry's filters and taps.
     pub fn init(&self, device: &Device) -> SampledConv2d {
         let geometry = &self.geometry;
+        if let Err(message) = geometry.check() {
+            panic!("SampledConv2dConfig: {message}");
+        }
         assert_eq!(
             (self.layout.d_output, self.layout.d_input),
             (geometry.channels_out, geometry.taps()),
@@ -381,9 +408,7 @@ impl SampledConv2d {
 
     /// `[c_out, taps]` as `Conv2d`'s weight layout, `[c_out, c_in / groups, kh, kw]`.
     fn shaped(&self, rows: Tensor<2>) -> Tensor<4> {
-        let g = &self.geometry;
-        let [kh, kw] = g.kernel_size;
-        rows.reshape([g.channels_out, g.channels_in / g.groups, kh, kw])
+        rows.reshape(self.geometry.weight_dims())
     }
 
     /// The materialised weight `scales[o] · q[o, tap]` in `Conv2d`'s layout,

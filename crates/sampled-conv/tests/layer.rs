@@ -361,3 +361,15 @@ fn bad_input_is_named() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+#[test]
+#[should_panic(expected = "groups = 0 for 3 input and 4 output channels")]
+fn a_configuration_of_zero_groups_is_refused_by_init() {
+    let host = host_device();
+    let trained = conv(Conv2dConfig::new([3, 4], [3, 3]), 1);
+    let config = SamplingConfig::new(Budget::Amount(0.5));
+    let (layer, _) = SampledConv2d::from_conv2d(&trained, &config, "conv").unwrap();
+    let mut bad = layer.config();
+    bad.geometry.groups = 0;
+    bad.init(&host);
+}

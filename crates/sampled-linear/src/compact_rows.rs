@@ -122,14 +122,7 @@ impl CompactRows {
     /// # Errors
     /// The layer awaits its record, or the record does not read back as its layout says.
     pub fn check(&self) -> Result<(), String> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rows()))
-            .map(|_| ())
-            .map_err(|panic| {
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_else(|| "the record does not read back".into())
-            })
+        self.try_refresh(&mut self.lock())
     }
 
     /// The longest row's number of non-zeros: the `k` of the padded form (at least 1).
@@ -176,16 +169,28 @@ impl CompactRows {
     }
 
     /// Reads the stream again if a load replaced it since it was last read.
+    ///
+    /// # Panics
+    /// As [`try_refresh`](Self::try_refresh) errs: on the forward path a bad record is a bug
+    /// of the caller, as in Burn's layers.
     fn refresh(&self, cache: &mut Cache) {
+        if let Err(message) = self.try_refresh(cache) {
+            panic!("{message}");
+        }
+    }
+
+    /// [`refresh`](Self::refresh), with the layer awaiting its record or a record that does
+    /// not read back as an error.
+    fn try_refresh(&self, cache: &mut Cache) -> Result<(), String> {
         if cache.id == Some(self.packed.id) && cache.rows.is_some() {
-            return;
+            return Ok(());
         }
         if cache.placeholder == Some(self.packed.id) {
-            panic!(
+            return Err(format!(
                 "a compact sampled layer built from its configuration ({} rows of {} inputs, \
                  {} non-zeros) holds no weights yet: load its record first",
                 self.layout.d_output, self.layout.d_input, self.layout.nonzeros
-            );
+            ));
         }
         let data = self.packed.val().into_data();
         let words: Vec<u32> = data
@@ -195,20 +200,21 @@ impl CompactRows {
             .into_iter()
             .map(|w| w as u32)
             .collect();
-        let rows = unpack(&self.layout, &words).unwrap_or_else(|error| {
-            panic!(
+        let rows = unpack(&self.layout, &words).map_err(|error| {
+            format!(
                 "a compact sampled layer's record does not match its configuration ({} rows of \
                  {} inputs, {} non-zeros, {} bits): {error}; load the record saved with this \
                  configuration",
                 self.layout.d_output, self.layout.d_input, self.layout.nonzeros, self.layout.bits
             )
-        });
+        })?;
         *cache = Cache {
             id: Some(self.packed.id),
             placeholder: cache.placeholder,
             rows: Some(Arc::new(rows)),
             tensors: Vec::new(),
         };
+        Ok(())
     }
 
     fn make(

@@ -74,7 +74,7 @@ use crate::report::LayerReport;
 
 /// Which of a model's compressible layers (in visiting order, the order of the model's
 /// fields) are sampled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LayerSelection {
     /// Every layer.
     All,

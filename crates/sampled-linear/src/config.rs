@@ -68,9 +68,7 @@ impl SamplingScheme {
             Self::Threshold => None,
         }
     }
-}
 
-impl SamplingScheme {
     /// `jittered`, `systematic`, `iid`, `low-discrepancy` or `threshold`, for tables
     /// (`Display` is Burn's JSON of the config).
     pub fn name(self) -> &'static str {

@@ -1,19 +1,14 @@
 use std::fmt;
 
+use mcnn_backends::ParamError;
 use mcnn_sequences::SamplingError;
 
 /// Why a layer (or a configuration) could not be sampled.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampledLinearError {
-    /// A configuration value out of its range.
-    InvalidConfig {
-        /// The parameter, as named in the API (`budget`, `keep_fraction`, …).
-        parameter: &'static str,
-        /// The value given.
-        value: String,
-        /// What is allowed.
-        allowed: String,
-    },
+    /// A configuration value out of its range (the parameter, as named in the API:
+    /// `budget`, `keep_fraction`, …; its value; what is allowed).
+    InvalidConfig(ParamError),
     /// A weight of a layer is NaN or infinite.
     NonFiniteWeight {
         /// The layer's name (its path in the model, or the name passed).
@@ -53,22 +48,14 @@ impl SampledLinearError {
         value: impl fmt::Display,
         allowed: impl Into<String>,
     ) -> Self {
-        Self::InvalidConfig {
-            parameter,
-            value: value.to_string(),
-            allowed: allowed.into(),
-        }
+        Self::InvalidConfig(ParamError::new(parameter, value, allowed))
     }
 }
 
 impl fmt::Display for SampledLinearError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidConfig {
-                parameter,
-                value,
-                allowed,
-            } => write!(f, "invalid `{parameter}` = {value}: {allowed}"),
+            Self::InvalidConfig(error) => error.fmt(f),
             Self::NonFiniteWeight {
                 layer,
                 output,

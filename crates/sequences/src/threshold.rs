@@ -103,9 +103,8 @@ pub fn threshold_counts(
     }
     magnitudes.sort_unstable_by(|a, b| b.total_cmp(a));
     let (tau, head) = threshold(&magnitudes, expected_nonzeros);
-    let nonzero = magnitudes.len();
     // The tail: every weight below τ, sampled with N − h systematic samples; its scale is τ.
-    let tail_samples = expected_nonzeros.min(nonzero) - head;
+    let tail_samples = expected_nonzeros - head;
     let tail: Vec<f32> = weights
         .iter()
         .map(|&w| if f64::from(w.abs()) < tau { w } else { 0.0 })
@@ -135,14 +134,11 @@ pub fn threshold_counts(
     let scale64 = f64::from(scale);
     for (index, (&w, q)) in weights.iter().zip(q.iter_mut()).enumerate() {
         if f64::from(w.abs()) >= tau {
-            let x = f64::from(w.abs()) / scale64;
-            if x.round() > i32::MAX as f64 {
-                return Err(SamplingError::HeadCountOverflow {
-                    index,
-                    count: x.round(),
-                });
+            let count = (f64::from(w.abs()) / scale64).round();
+            if count > i32::MAX as f64 {
+                return Err(SamplingError::HeadCountOverflow { index, count });
             }
-            let count = x.round().max(1.0) as i32;
+            let count = count.max(1.0) as i32;
             *q = if w < 0.0 { -count } else { count };
         }
     }
