@@ -14,7 +14,8 @@
 //! - [`backends`]: choosing flex, ndarray or wgpu at run time, and running one test on all.
 //!
 //! This crate also holds the reference models ([`models`]), the small training loop
-//! ([`training`]), SVG plots ([`plot`]), the resumable, shardable accuracy sweeps
+//! ([`training`]), training through burn-train's `Learner` ([`learner`]), PyTorch weights in
+//! ([`pretrained`]), SVG plots ([`plot`]), the resumable, shardable accuracy sweeps
 //! ([`sweep`]) and the examples' exit codes ([`cli`]) that the examples and experiments share.
 
 pub use mcnn_backends as backends;
@@ -27,7 +28,9 @@ pub use sampled_conv;
 pub use sampled_linear;
 
 pub mod cli;
+pub mod learner;
 pub mod models;
 pub mod plot;
+pub mod pretrained;
 pub mod sweep;
 pub mod training;

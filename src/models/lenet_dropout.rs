@@ -6,17 +6,31 @@ use burn::tensor::Tensor;
 use partition_dropout::{BernoulliDropout, PartitionDropout};
 
 use super::{ImageClassifier, LeNet5};
+use crate::learner::{ModelStats, PartitionPhase};
 
 /// A dropout layer for `[batch, features]` activations.
 pub trait FeatureDropout: Module + ModuleDisplay {
     /// # Shapes
     /// - input and output: `[batch, features]`
     fn apply(&self, x: Tensor<2>) -> Tensor<2>;
+
+    /// Where the next training step is in the partition cycle (`None` for a dropout without
+    /// one).
+    fn partition_phase(&self) -> Option<PartitionPhase> {
+        None
+    }
 }
 
 impl FeatureDropout for PartitionDropout {
     fn apply(&self, x: Tensor<2>) -> Tensor<2> {
         self.forward(x)
+    }
+
+    fn partition_phase(&self) -> Option<PartitionPhase> {
+        Some(PartitionPhase {
+            phase: self.phase(),
+            partitions: self.partitions.get(),
+        })
     }
 }
 
@@ -43,6 +57,14 @@ impl<Dr: FeatureDropout> ImageClassifier for LeNet5Dropout<Dr> {
             0 => self.after_fc1.apply(x),
             _ => self.after_fc2.apply(x),
         })
+    }
+
+    /// The sampled layers of the LeNet and the phase of the first dropout layer.
+    fn stats(&self) -> ModelStats {
+        ModelStats {
+            partition_phase: self.after_fc1.partition_phase(),
+            ..ModelStats::of_layers(&self.lenet)
+        }
     }
 }
 

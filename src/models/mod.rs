@@ -11,15 +11,24 @@ pub use lenet::{LeNet5, LeNet5Config};
 pub use lenet_dropout::{FeatureDropout, LeNet5Dropout};
 pub use mlp::{Mlp, MlpConfig};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
 
-/// A model that maps a batch of images to class logits; what [`crate::training`] trains.
-pub trait ImageClassifier: Module {
+use crate::learner::ModelStats;
+
+/// A model that maps a batch of images to class logits; what [`crate::training`] trains and
+/// [`crate::learner::Classifier`] trains through burn-train.
+pub trait ImageClassifier: Module + ModuleDisplay {
     /// # Shapes
     /// - images: `[batch, channels, height, width]`
     /// - output: `[batch, classes]` (logits)
     fn forward(&self, images: Tensor<4>) -> Tensor<2>;
+
+    /// What the training metrics report of the model now (see [`ModelStats`]). By default
+    /// its sampled layers ([`ModelStats::of_layers`]).
+    fn stats(&self) -> ModelStats {
+        ModelStats::of_layers(self)
+    }
 }
 
 /// Flattens `[batch, channels, height, width]` images into `[batch, inputs]` rows for a

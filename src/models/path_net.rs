@@ -4,6 +4,7 @@ use burn::tensor::Tensor;
 use path_net::PathNet;
 
 use super::{ImageClassifier, flatten_images};
+use crate::learner::ModelStats;
 
 impl ImageClassifier for PathNet {
     /// # Shapes
@@ -11,6 +12,14 @@ impl ImageClassifier for PathNet {
     /// - output: `[batch, n_L]`
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         PathNet::forward(self, flatten_images(images, self.d_input(), "PathNet"))
+    }
+
+    /// Its trained weights: one per edge.
+    fn stats(&self) -> ModelStats {
+        ModelStats {
+            path_weights: Some(self.edges()),
+            ..ModelStats::default()
+        }
     }
 }
 

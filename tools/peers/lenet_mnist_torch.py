@@ -2,8 +2,12 @@
 optimiser (Adam, lr 1e-3, eps 1e-8, batch 64), one JSON line per run.
 
     python3 tools/peers/lenet_mnist_torch.py --data-dir data/mnist --device cpu --epochs 1
+    python3 tools/peers/lenet_mnist_torch.py --save artifacts/lenet_torch.safetensors
 
 Reads the raw IDX files (or their .gz) from --data-dir; needs only torch and numpy.
+`--save` writes the trained `state_dict` as SafeTensors (`.safetensors`, through the
+`safetensors` package) or as a PyTorch checkpoint (`.pt`): what
+`examples/pretrained_mnist.rs` loads and compresses.
 """
 
 import argparse
@@ -50,6 +54,19 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
+def save(model, path):
+    """The state_dict, on the CPU and contiguous, in the format of `path`'s extension."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import save_file
+        save_file(state, path)
+    elif path.endswith((".pt", ".pth")):
+        torch.save(state, path)
+    else:
+        raise SystemExit(f"--save {path}: expected a .safetensors, .pt or .pth file")
+
+
 def sync(device):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -62,6 +79,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--save", help="write the trained state_dict (.safetensors or .pt)")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     train_x, train_y = load(args.data_dir, "train", args.device)
@@ -90,7 +108,10 @@ def main():
                 for i in range(0, len(test_x), 1000)
             )
         accuracies.append(correct / len(test_x))
+    if args.save:
+        save(model, args.save)
     print(json.dumps({
+        "saved": args.save,
         "peer": "pytorch", "torch": torch.__version__, "device": args.device,
         "threads": torch.get_num_threads(), "test_accuracy": accuracies[-1],
         "epochs": args.epochs, "epoch_seconds": epoch_seconds, "seed": args.seed,

@@ -280,6 +280,12 @@ impl PartitionDropout {
         *self.state.lock().expect("state lock") = SiteState::default();
     }
 
+    /// The phase the next training step drops: `step % P` (phase `p` drops partition `p`, or
+    /// keeps only it, as `mode` says). The step counts training steps (see the type's docs).
+    pub fn phase(&self) -> usize {
+        (self.step.get() % self.partitions.get() as u64) as usize
+    }
+
     /// Random numbers drawn for assignments since creation or the last [`reset`](Self::reset):
     /// one per neuron (and sample) per cycle and call site, not per step.
     pub fn draws(&self) -> u64 {

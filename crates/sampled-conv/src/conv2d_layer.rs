@@ -1,6 +1,7 @@
 //! `Conv2dLayer`: a convolution that is dense or sampled, the drop-in for Burn's `Conv2d` in
 //! models that `sampled_linear::compress` compresses (see `LinearLayer`).
 
+use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 use sampled_linear::{
@@ -96,6 +97,20 @@ impl Compressible for Conv2dLayer {
 
     fn outputs(&self) -> usize {
         self.weight_dims()[0]
+    }
+
+    fn nonzeros(&self) -> usize {
+        match self {
+            Self::Dense(_) => self.weights(),
+            Self::Sampled(sampled) => sampled.rows.layout.nonzeros,
+        }
+    }
+
+    fn stored_bytes(&self) -> usize {
+        match self {
+            Self::Dense(conv) => 4 * conv.num_params(),
+            Self::Sampled(sampled) => sampled.stored_bytes(),
+        }
     }
 
     fn sample(

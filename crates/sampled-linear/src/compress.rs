@@ -206,6 +206,11 @@ pub struct CompressibleLayer {
     pub weights: usize,
     /// Its outputs: neurons, or filters (the length of its bias).
     pub outputs: usize,
+    /// Its non-zero weights (all of them while dense).
+    pub nonzeros: usize,
+    /// Bytes of its record's tensors: f32 weights and bias while dense; the packed counts,
+    /// the scales and the bias once sampled.
+    pub stored_bytes: usize,
 }
 
 /// A layer type that is dense or sampled ([`LinearLayer`], `sampled_conv::Conv2dLayer`):
@@ -220,6 +225,10 @@ pub trait Compressible: Module + Sized {
     fn weights(&self) -> usize;
     /// Its outputs (neurons or filters).
     fn outputs(&self) -> usize;
+    /// Its non-zero weights (all of them while dense).
+    fn nonzeros(&self) -> usize;
+    /// Bytes of its record's tensors (see [`CompressibleLayer::stored_bytes`]).
+    fn stored_bytes(&self) -> usize;
     /// The layer sampled as `config` says (`name` in errors and the report); a sampled layer
     /// is returned as it is, with no report.
     ///
@@ -511,6 +520,8 @@ pub fn on_visit<L: Compressible>(layer: &L, visitor: &str) {
                 sampled: layer.is_sampled(),
                 weights: layer.weights(),
                 outputs: layer.outputs(),
+                nonzeros: layer.nonzeros(),
+                stored_bytes: layer.stored_bytes(),
             }),
             Mode::Collect => {
                 if let Some(config) = layer.layout() {
@@ -678,6 +689,20 @@ impl Compressible for LinearLayer {
 
     fn outputs(&self) -> usize {
         self.dims()[1]
+    }
+
+    fn nonzeros(&self) -> usize {
+        match self {
+            Self::Dense(_) => self.weights(),
+            Self::Sampled(sampled) => sampled.rows.layout.nonzeros,
+        }
+    }
+
+    fn stored_bytes(&self) -> usize {
+        match self {
+            Self::Dense(linear) => 4 * linear.num_params(),
+            Self::Sampled(sampled) => sampled.stored_bytes(),
+        }
     }
 
     fn sample(

@@ -1,0 +1,212 @@
+//! What sampling changes in a model during training ([`ModelStats`]), as burn-train metrics
+//! ([`ModelStatMetric`]).
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::tensor::TensorReadError;
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
+    SerializedEntry,
+};
+use sampled_linear::compressible_layers;
+
+/// What sampling changes in a model, as the training metrics report it; `None` where the
+/// model has no such part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModelStats {
+    /// Its sampled layers ([`sampled_linear::LinearLayer`] and
+    /// [`sampled_conv::Conv2dLayer`] once sampled), together.
+    pub sampled: Option<SampledLayers>,
+    /// A path network's trained weights (one per edge).
+    pub path_weights: Option<usize>,
+    /// Where a partition dropout is in its cycle.
+    pub partition_phase: Option<PartitionPhase>,
+}
+
+/// Sampled layers together: their size and what they store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampledLayers {
+    /// Weights of the dense layers they replace.
+    pub weights: usize,
+    /// Their non-zero weights.
+    pub nonzeros: usize,
+    /// Bytes of their records (packed counts, scales, biases).
+    pub stored_bytes: usize,
+}
+
+impl SampledLayers {
+    /// Non-zero weights over dense weights, in `[0, 1]`.
+    pub fn nonzero_fraction(&self) -> f64 {
+        self.nonzeros as f64 / self.weights.max(1) as f64
+    }
+
+    /// Stored bits per weight of the dense layers they replace (32 for f32 weights).
+    pub fn bits_per_weight(&self) -> f64 {
+        8.0 * self.stored_bytes as f64 / self.weights.max(1) as f64
+    }
+}
+
+/// Where a partition dropout is in its cycle of `partitions` steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionPhase {
+    /// The phase of the next training step, in `0..partitions`.
+    pub phase: usize,
+    /// `P`, the cycle's length.
+    pub partitions: usize,
+}
+
+impl ModelStats {
+    /// The sampled layers of `model` (found as `sampled_linear::compress` finds them); `None`
+    /// in `sampled` while all are dense.
+    pub fn of_layers<M: Module>(model: &M) -> Self {
+        let sampled = compressible_layers(model)
+            .into_iter()
+            .filter(|layer| layer.sampled)
+            .fold(None, |sum: Option<SampledLayers>, layer| {
+                let sum = sum.unwrap_or_default();
+                Some(SampledLayers {
+                    weights: sum.weights + layer.weights,
+                    nonzeros: sum.nonzeros + layer.nonzeros,
+                    stored_bytes: sum.stored_bytes + layer.stored_bytes,
+                })
+            });
+        Self {
+            sampled,
+            ..Self::default()
+        }
+    }
+
+    /// The value `stat` reports, if the model has that part.
+    pub fn value(&self, stat: ModelStat) -> Option<f64> {
+        match stat {
+            ModelStat::NonZeroFraction => self.sampled.map(|s| s.nonzero_fraction()),
+            ModelStat::BitsPerWeight => self.sampled.map(|s| s.bits_per_weight()),
+            ModelStat::PathWeights => self.path_weights.map(|n| n as f64),
+            ModelStat::PartitionPhase => self.partition_phase.map(|p| p.phase as f64),
+        }
+    }
+}
+
+/// One of the [`ModelStats`] as a burn-train metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelStat {
+    /// Non-zero fraction of the sampled layers.
+    NonZeroFraction,
+    /// Stored bits per weight of the sampled layers.
+    BitsPerWeight,
+    /// Trained weights of a path network.
+    PathWeights,
+    /// The partition cycle's phase.
+    PartitionPhase,
+}
+
+impl ModelStat {
+    /// Every stat.
+    pub const ALL: [ModelStat; 4] = [
+        Self::NonZeroFraction,
+        Self::BitsPerWeight,
+        Self::PathWeights,
+        Self::PartitionPhase,
+    ];
+
+    /// The metric's name on the dashboard and in the logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NonZeroFraction => "Sampled non-zero fraction",
+            Self::BitsPerWeight => "Sampled bits per weight",
+            Self::PathWeights => "Path weights",
+            Self::PartitionPhase => "Partition phase",
+        }
+    }
+
+    /// The stats that `stats` has a value for: the metrics worth registering for a model.
+    pub fn present_in(stats: &ModelStats) -> Vec<ModelStat> {
+        Self::ALL
+            .into_iter()
+            .filter(|stat| stats.value(*stat).is_some())
+            .collect()
+    }
+}
+
+/// A [`ModelStat`] as a burn-train numeric metric: the value at each step, its mean over the
+/// epoch.
+#[derive(Clone)]
+pub struct ModelStatMetric {
+    stat: ModelStat,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl ModelStatMetric {
+    /// The metric of `stat`.
+    pub fn new(stat: ModelStat) -> Self {
+        Self {
+            stat,
+            name: Arc::new(stat.name().to_string()),
+            state: NumericMetricState::default(),
+        }
+    }
+
+    fn format(&self) -> FormatOptions {
+        let precision = match self.stat {
+            ModelStat::NonZeroFraction => 4,
+            ModelStat::BitsPerWeight => 3,
+            ModelStat::PathWeights | ModelStat::PartitionPhase => 0,
+        };
+        FormatOptions::new(self.name.clone()).precision(precision)
+    }
+}
+
+impl Metric for ModelStatMetric {
+    type Input = ModelStats;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn update(
+        &mut self,
+        stats: &ModelStats,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        Ok(match stats.value(self.stat) {
+            Some(value) => {
+                self.state.update(value, 1);
+                self.state.compute_update(self.format())
+            }
+            None => SerializedEntry::not_available(None),
+        })
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(self.format()))
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: false,
+        }
+        .into()
+    }
+}
+
+impl Numeric for ModelStatMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
