@@ -22,6 +22,7 @@ use clap::Parser;
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
+use mcnn::learner::ModelStats;
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::sampled_linear::{Budget, LayerKind, ResampledLinear, SamplingConfig, sample_weights};
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
@@ -65,6 +66,11 @@ impl ImageClassifier for ResampledMlp {
             }
         }
         x
+    }
+
+    /// The last training step's samples.
+    fn stats(&self) -> ModelStats {
+        ModelStats::of_resampled(&self.layers)
     }
 }
 

@@ -7,13 +7,16 @@ use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use mcnn::backends::{host_device, materialize};
 use mcnn::datasets::{ImageBatch, ImageBatcher, ImageDataset, ImageShape};
-use mcnn::learner::{Classifier, LearnerConfig, ModelStat, fit, last_checkpoint};
+use mcnn::learner::{Classifier, LearnerConfig, ModelStat, ModelStats, fit, last_checkpoint};
 use mcnn::models::{
     AlexNetCifarConfig, ImageClassifier, LeNet5, LeNet5Config, LeNet5Dropout, MlpConfig,
 };
 use mcnn::partition_dropout::PartitionDropoutConfig;
 use mcnn::path_net::PathNetConfig;
-use mcnn::sampled_linear::{Budget, CompressionPlan, LayerSelection, SamplingConfig, compress};
+use mcnn::sampled_linear::{
+    Budget, CompressionPlan, LayerSelection, ResampledLinear, ResampledLinearConfig,
+    SamplingConfig, compress,
+};
 use mcnn::training::{TrainingConfig, TrainingData};
 
 /// 28×28 grey images of pseudo-random pixels, the label the brightest of ten bands: a data
@@ -76,13 +79,24 @@ fn learner_takes_the_hand_written_loops_steps() {
     let device = host_device();
     let dir = tempfile::tempdir().unwrap();
     let config = LearnerConfig::new().with_epochs(2).with_learning_rate(1e-3);
-    let learned = fit(lenet(3), &data, &config, dir.path(), false, &[], &device).unwrap();
+    // One initial model for both: other tests draw from the host's generator meanwhile.
+    let initial = lenet(3);
+    let learned = fit(
+        initial.clone(),
+        &data,
+        &config,
+        dir.path(),
+        false,
+        &[],
+        &device,
+    )
+    .unwrap();
     let hand = TrainingConfig::new()
         .with_epochs(2)
         .with_learning_rate(1e-3)
         .with_cosine_decay(false)
         .with_progress(false);
-    let (looped, reports) = data.trainer(hand).fit(lenet(3), &device, |_| {});
+    let (looped, reports) = data.trainer(hand).fit(initial.clone(), &device, |_| {});
     let (a, b) = (fc3(&learned.model), fc3(&looped));
     let diff = a
         .iter()
@@ -91,7 +105,7 @@ fn learner_takes_the_hand_written_loops_steps() {
         .fold(0.0, f32::max);
     assert!(diff < 1e-5, "largest difference {diff}");
     assert_eq!(learned.test_accuracy, reports[1].test_accuracy);
-    assert_ne!(fc3(&lenet(3)), a, "training changed the weights");
+    assert_ne!(fc3(&initial), a, "training changed the weights");
 }
 
 #[test]
@@ -205,7 +219,7 @@ fn the_partition_phase_follows_the_training_steps() {
 #[test]
 fn sampled_layer_stats_are_the_compressed_layers() {
     let dense = lenet(2);
-    assert_eq!(dense.stats(), mcnn::learner::ModelStats::default());
+    assert_eq!(dense.stats(), ModelStats::default());
     let plan = CompressionPlan::new(SamplingConfig::new(Budget::Amount(0.5)))
         .with_layers(LayerSelection::Linear);
     let (compact, reports) = compress(dense, &plan).unwrap();
@@ -279,4 +293,69 @@ fn every_reference_model_takes_burn_trains_steps() {
         .with_hidden(8)
         .init(&device);
     steps(alexnet, [2, 3, 32, 32], 16);
+}
+
+/// An MLP 784-32-10 trained through re-sampled weights.
+#[derive(Module, Debug)]
+struct ResampledMlp {
+    layers: Vec<ResampledLinear>,
+}
+
+impl ImageClassifier for ResampledMlp {
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = images.flatten(1, 3);
+        let x = self.layers[0].forward(x).clamp_min(0.0);
+        self.layers[1].forward(x)
+    }
+
+    fn stats(&self) -> ModelStats {
+        ModelStats::of_resampled(&self.layers)
+    }
+}
+
+#[test]
+fn resampled_layers_report_each_steps_sample() {
+    let device = host_device();
+    let sampling = SamplingConfig::new(Budget::Amount(0.25));
+    let layer =
+        |d_in, d_out| ResampledLinearConfig::new(d_in, d_out, sampling.clone()).init(&device);
+    let model = ResampledMlp {
+        layers: vec![layer(784, 32), layer(32, 10)],
+    };
+    assert_eq!(
+        model.stats().sampled,
+        None,
+        "nothing sampled before training"
+    );
+    let metrics = [ModelStat::NonZeroFraction, ModelStat::BitsPerWeight];
+    let dir = tempfile::tempdir().unwrap();
+    let report = fit(
+        model,
+        &data(),
+        &LearnerConfig::new(),
+        dir.path(),
+        false,
+        &metrics,
+        &device,
+    )
+    .unwrap();
+    let fractions = logged(dir.path(), ModelStat::NonZeroFraction.name());
+    let bits = logged(dir.path(), ModelStat::BitsPerWeight.name());
+    assert_eq!((fractions.len(), bits.len()), (3, 3));
+    // N = ⌈K·n⌉ samples per neuron: at most a quarter of each row non-zero (plus rounding up).
+    let bound = (196.0 * 32.0 + 8.0 * 10.0) / (784.0 * 32.0 + 32.0 * 10.0);
+    for (&fraction, &bits) in fractions.iter().zip(&bits) {
+        assert!(fraction > 0.1 && fraction <= bound, "{fractions:?}");
+        assert!(bits > 0.0 && bits < 32.0, "{bits}");
+    }
+    // The last step's sample, as the layers report it.
+    let last = report
+        .model
+        .layers
+        .iter()
+        .map(|l| l.last_sample().unwrap())
+        .reduce(|a, b| a + b)
+        .unwrap();
+    assert!((fractions[2] - last.nonzero_fraction()).abs() < 1e-12);
+    assert!((bits[2] - last.bits_per_weight()).abs() < 1e-9);
 }

@@ -10,42 +10,20 @@ use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
 };
-use sampled_linear::compressible_layers;
+use sampled_linear::{ResampledLinear, StoredSize, compressible_layers};
 
 /// What sampling changes in a model, as the training metrics report it; `None` where the
 /// model has no such part.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ModelStats {
     /// Its sampled layers ([`sampled_linear::LinearLayer`] and
-    /// [`sampled_conv::Conv2dLayer`] once sampled), together.
-    pub sampled: Option<SampledLayers>,
+    /// [`sampled_conv::Conv2dLayer`] once sampled) or the last samples of its re-sampled
+    /// layers ([`sampled_linear::ResampledLinear`]), together.
+    pub sampled: Option<StoredSize>,
     /// A path network's trained weights (one per edge).
     pub path_weights: Option<usize>,
     /// Where a partition dropout is in its cycle.
     pub partition_phase: Option<PartitionPhase>,
-}
-
-/// Sampled layers together: their size and what they store.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SampledLayers {
-    /// Weights of the dense layers they replace.
-    pub weights: usize,
-    /// Their non-zero weights.
-    pub nonzeros: usize,
-    /// Bytes of their records (packed counts, scales, biases).
-    pub stored_bytes: usize,
-}
-
-impl SampledLayers {
-    /// Non-zero weights over dense weights, in `[0, 1]`.
-    pub fn nonzero_fraction(&self) -> f64 {
-        self.nonzeros as f64 / self.weights.max(1) as f64
-    }
-
-    /// Stored bits per weight of the dense layers they replace (32 for f32 weights).
-    pub fn bits_per_weight(&self) -> f64 {
-        8.0 * self.stored_bytes as f64 / self.weights.max(1) as f64
-    }
 }
 
 /// Where a partition dropout is in its cycle of `partitions` steps.
@@ -64,16 +42,25 @@ impl ModelStats {
         let sampled = compressible_layers(model)
             .into_iter()
             .filter(|layer| layer.sampled)
-            .fold(None, |sum: Option<SampledLayers>, layer| {
-                let sum = sum.unwrap_or_default();
-                Some(SampledLayers {
-                    weights: sum.weights + layer.weights,
-                    nonzeros: sum.nonzeros + layer.nonzeros,
-                    stored_bytes: sum.stored_bytes + layer.stored_bytes,
-                })
-            });
+            .map(|layer| StoredSize {
+                weights: layer.weights,
+                nonzeros: layer.nonzeros,
+                stored_bytes: layer.stored_bytes,
+            })
+            .reduce(|a, b| a + b);
         Self {
             sampled,
+            ..Self::default()
+        }
+    }
+
+    /// The last training step's samples of `layers` (`None` in `sampled` before the first).
+    pub fn of_resampled(layers: &[ResampledLinear]) -> Self {
+        Self {
+            sampled: layers
+                .iter()
+                .filter_map(ResampledLinear::last_sample)
+                .reduce(|a, b| a + b),
             ..Self::default()
         }
     }

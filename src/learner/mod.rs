@@ -16,7 +16,7 @@
 mod metrics;
 mod renderer;
 
-pub use metrics::{ModelStat, ModelStatMetric, ModelStats, PartitionPhase, SampledLayers};
+pub use metrics::{ModelStat, ModelStatMetric, ModelStats, PartitionPhase};
 pub use renderer::ProgressRenderer;
 
 use std::path::{Path, PathBuf};
@@ -67,9 +67,14 @@ impl<M: ImageClassifier> TrainStep for Classifier<M> {
     type Output = ClassifierOutput;
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<ClassifierOutput> {
-        // Read before the forward pass: the partition phase this step uses.
-        let stats = self.model.stats();
+        // The partition phase this step uses is read before the forward pass, the samples it
+        // draws after.
+        let phase = self.model.stats().partition_phase;
         let classification = self.classify(batch);
+        let stats = ModelStats {
+            partition_phase: phase,
+            ..self.model.stats()
+        };
         let grads = classification.loss.backward();
         TrainOutput::new(
             self,

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 use sampled_linear::{
-    Compressible, LayerKind, LayerReport, SampledLinearError, SamplingConfig,
+    Compressible, LayerKind, LayerReport, SampledLinearError, SamplingConfig, StoredSize,
     dense_or_sampled_module,
 };
 
@@ -99,17 +99,10 @@ impl Compressible for Conv2dLayer {
         self.weight_dims()[0]
     }
 
-    fn nonzeros(&self) -> usize {
+    fn stored_size(&self) -> StoredSize {
         match self {
-            Self::Dense(_) => self.weights(),
-            Self::Sampled(sampled) => sampled.rows.layout.nonzeros,
-        }
-    }
-
-    fn stored_bytes(&self) -> usize {
-        match self {
-            Self::Dense(conv) => 4 * conv.num_params(),
-            Self::Sampled(sampled) => sampled.stored_bytes(),
+            Self::Dense(conv) => StoredSize::dense(self.weights(), conv.num_params()),
+            Self::Sampled(sampled) => sampled.stored_size(),
         }
     }
 

@@ -37,6 +37,7 @@ use mcnn_fan_in::fan_in;
 use sampled_linear::packed::{PackedLayout, SparseRows};
 use sampled_linear::{
     CompactRows, Form, Kernel, LayerReport, SampledLinearError, SampledWeights, SamplingConfig,
+    StoredSize,
 };
 
 /// The geometry of a convolution: everything of a `Conv2d` but its weights.
@@ -425,8 +426,12 @@ impl SampledConv2d {
 
     /// Bytes of the record's tensors: the packed counts, the scales and the bias.
     pub fn stored_bytes(&self) -> usize {
-        let floats = self.geometry.channels_out * (1 + self.bias.is_some() as usize);
-        self.rows.stored_bytes() + 4 * floats
+        self.stored_size().stored_bytes
+    }
+
+    /// Its size as stored, against the dense convolution (filters times taps).
+    pub fn stored_size(&self) -> StoredSize {
+        StoredSize::of_packed(&self.rows.layout, self.bias.is_some())
     }
 
     /// The input, zero-padded as `Conv2d` pads it, and the output's height and width.

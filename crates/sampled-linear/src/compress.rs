@@ -70,7 +70,7 @@ use crate::config::{Budget, SamplingConfig};
 use crate::error::SampledLinearError;
 use crate::layer::{SampledLinear, SampledLinearConfig};
 use crate::mapper::LayerKind;
-use crate::report::LayerReport;
+use crate::report::{LayerReport, StoredSize};
 
 /// Which of a model's compressible layers (in visiting order, the order of the model's
 /// fields) are sampled.
@@ -225,10 +225,8 @@ pub trait Compressible: Module + Sized {
     fn weights(&self) -> usize;
     /// Its outputs (neurons or filters).
     fn outputs(&self) -> usize;
-    /// Its non-zero weights (all of them while dense).
-    fn nonzeros(&self) -> usize;
-    /// Bytes of its record's tensors (see [`CompressibleLayer::stored_bytes`]).
-    fn stored_bytes(&self) -> usize;
+    /// Its size as stored: all weights non-zero and `f32` while dense.
+    fn stored_size(&self) -> StoredSize;
     /// The layer sampled as `config` says (`name` in errors and the report); a sampled layer
     /// is returned as it is, with no report.
     ///
@@ -520,8 +518,8 @@ pub fn on_visit<L: Compressible>(layer: &L, visitor: &str) {
                 sampled: layer.is_sampled(),
                 weights: layer.weights(),
                 outputs: layer.outputs(),
-                nonzeros: layer.nonzeros(),
-                stored_bytes: layer.stored_bytes(),
+                nonzeros: layer.stored_size().nonzeros,
+                stored_bytes: layer.stored_size().stored_bytes,
             }),
             Mode::Collect => {
                 if let Some(config) = layer.layout() {
@@ -691,17 +689,10 @@ impl Compressible for LinearLayer {
         self.dims()[1]
     }
 
-    fn nonzeros(&self) -> usize {
+    fn stored_size(&self) -> StoredSize {
         match self {
-            Self::Dense(_) => self.weights(),
-            Self::Sampled(sampled) => sampled.rows.layout.nonzeros,
-        }
-    }
-
-    fn stored_bytes(&self) -> usize {
-        match self {
-            Self::Dense(linear) => 4 * linear.num_params(),
-            Self::Sampled(sampled) => sampled.stored_bytes(),
+            Self::Dense(linear) => StoredSize::dense(self.weights(), linear.num_params()),
+            Self::Sampled(sampled) => sampled.stored_size(),
         }
     }
 

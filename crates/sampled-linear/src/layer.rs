@@ -35,7 +35,7 @@ use crate::compact_rows::{CompactRows, Form};
 use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
 use crate::packed::{PackedLayout, SparseRows};
-use crate::report::LayerReport;
+use crate::report::{LayerReport, StoredSize};
 use crate::sample::SampledWeights;
 use crate::weights::output_major;
 
@@ -288,8 +288,12 @@ impl SampledLinear {
 
     /// Bytes of the record's tensors: the packed counts, the scales and the bias.
     pub fn stored_bytes(&self) -> usize {
-        let floats = self.d_output() * (1 + self.bias.is_some() as usize);
-        self.rows.stored_bytes() + 4 * floats
+        self.stored_size().stored_bytes
+    }
+
+    /// Its size as stored, against the dense layer.
+    pub fn stored_size(&self) -> StoredSize {
+        StoredSize::of_packed(&self.rows.layout, self.bias.is_some())
     }
 }
 

@@ -56,7 +56,7 @@ pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
 pub use mapper::{LayerKind, LayerRows, map_weights, sample_weights};
-pub use report::{LayerReport, WeightStats};
+pub use report::{LayerReport, StoredSize, WeightStats};
 pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;
 pub use weights::{input_major_tensor, output_major};

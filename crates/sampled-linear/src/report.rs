@@ -211,3 +211,59 @@ mod tests {
         );
     }
 }
+
+/// A layer's size as its record stores it, against the dense layer it replaces: what the
+/// training metrics and the byte counts of the examples read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredSize {
+    /// Weights of the dense layer (`d_input · d_output`, or filters times taps).
+    pub weights: usize,
+    /// Its non-zero weights.
+    pub nonzeros: usize,
+    /// Bytes of its record's tensors: the packed counts and columns, an `f32` scale per
+    /// output and the `f32` bias.
+    pub stored_bytes: usize,
+}
+
+impl StoredSize {
+    /// A dense layer of `weights` weights and `params` `f32` parameters (weights and bias).
+    pub fn dense(weights: usize, params: usize) -> Self {
+        Self {
+            weights,
+            nonzeros: weights,
+            stored_bytes: 4 * params,
+        }
+    }
+
+    /// The size of a layer stored as `layout` says, with or without a bias.
+    pub fn of_packed(layout: &crate::packed::PackedLayout, bias: bool) -> Self {
+        let floats = layout.d_output * (1 + bias as usize);
+        Self {
+            weights: layout.d_input * layout.d_output,
+            nonzeros: layout.nonzeros,
+            stored_bytes: layout.words() * 4 + 4 * floats,
+        }
+    }
+
+    /// Non-zero weights over dense weights, in `[0, 1]` (0 for no weights).
+    pub fn nonzero_fraction(&self) -> f64 {
+        self.nonzeros as f64 / self.weights.max(1) as f64
+    }
+
+    /// Stored bits per weight of the dense layer (32 for `f32` weights).
+    pub fn bits_per_weight(&self) -> f64 {
+        8.0 * self.stored_bytes as f64 / self.weights.max(1) as f64
+    }
+}
+
+impl std::ops::Add for StoredSize {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            weights: self.weights + other.weights,
+            nonzeros: self.nonzeros + other.nonzeros,
+            stored_bytes: self.stored_bytes + other.stored_bytes,
+        }
+    }
+}

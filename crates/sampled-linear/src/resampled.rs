@@ -16,6 +16,8 @@
 //! # }
 //! ```
 
+use std::sync::{Arc, Mutex};
+
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -24,6 +26,8 @@ use mcnn_backends::StepCounter;
 use mcnn_fan_in::{fan_in, pack_rows};
 
 use crate::config::SamplingConfig;
+use crate::packed::{SparseRows, layout};
+use crate::report::StoredSize;
 use crate::sample::SampledWeights;
 use crate::weights::output_major;
 
@@ -65,6 +69,10 @@ pub struct ResampledLinear {
     pub sampling: SamplingConfig,
     /// Training steps so far (recorded).
     pub step: StepCounter,
+    /// The counts `q` (`[d_output, d_input]`) of the last training step's sample, shared by
+    /// clones.
+    #[module(skip)]
+    last_counts: Arc<Mutex<Option<Arc<Vec<i32>>>>>,
 }
 
 impl ResampledLinearConfig {
@@ -93,6 +101,7 @@ impl ResampledLinear {
             linear,
             sampling,
             step: StepCounter::default(),
+            last_counts: Arc::default(),
         }
     }
 
@@ -127,6 +136,19 @@ impl ResampledLinear {
         self.step.get()
     }
 
+    /// The size of the last training step's sample as a [`SampledLinear`](crate::SampledLinear)
+    /// would store it (`None` before the first training step): its non-zero fraction and bits
+    /// per weight are what the training metrics report.
+    pub fn last_sample(&self) -> Option<StoredSize> {
+        let counts = self.last_counts.lock().expect("last sample lock").clone()?;
+        let [d_input, d_output] = self.linear.weight.lazy_shape().dims();
+        let rows = SparseRows::from_dense(&counts, d_output, d_input);
+        Some(StoredSize::of_packed(
+            &layout(&rows, d_input),
+            self.linear.bias.is_some(),
+        ))
+    }
+
     /// The sampled entries of step `step` and their factors `f = scale · q / w`, both
     /// `[d_output, k]` (padding: index 0, factor 0).
     fn sample(&self, step: u64) -> (Tensor<2, Int>, Tensor<2>) {
@@ -144,6 +166,8 @@ impl ResampledLinear {
             let q = sampled.q[o * d_input + j];
             (q != 0).then(|| sampled.scales[o] * q as f32 / rows[o * d_input + j])
         });
+        // Kept for `last_sample`; sized only when asked.
+        *self.last_counts.lock().expect("last sample lock") = Some(Arc::new(sampled.q));
         (
             Tensor::from_data(TensorData::new(indices, [d_output, k]), &device),
             Tensor::from_data(TensorData::new(factors, [d_output, k]), &device),
