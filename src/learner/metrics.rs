@@ -140,7 +140,9 @@ impl ModelStatMetric {
         let precision = match self.stat {
             ModelStat::NonZeroFraction => 4,
             ModelStat::BitsPerWeight => 3,
-            ModelStat::PathWeights | ModelStat::PartitionPhase => 0,
+            // The epoch's mean phase is a fraction.
+            ModelStat::PartitionPhase => 2,
+            ModelStat::PathWeights => 0,
         };
         FormatOptions::new(self.name.clone()).precision(precision)
     }
