@@ -6,7 +6,7 @@ use burn::module::{Module, ParamGroup, Quantizer};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype};
 use mcnn::sampled_linear::{
     Baseline, Budget, CompressibleLayer, Granularity, LayerKind, LayerReport, LayerSelection,
-    SampledWeights, SamplingConfig, SamplingScheme, compressible_layers, map_weights,
+    Method, SampledWeights, SamplingConfig, SamplingScheme, compressible_layers, map_weights,
 };
 
 use super::Point;
@@ -104,7 +104,7 @@ pub fn run<M: Module>(
                         )?;
                         Ok::<_, mcnn::sampled_linear::SampledLinearError>((
                             sampled.dequantize(),
-                            sampled.report(w.layer, &config.describe()),
+                            sampled.report(w.layer, Method::sampled(&config)),
                         ))
                     })
                     .map_err(|e| e.to_string())?;

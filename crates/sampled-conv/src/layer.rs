@@ -36,8 +36,8 @@ use mcnn_backends::RecordedSize;
 use mcnn_fan_in::fan_in;
 use sampled_linear::packed::{PackedLayout, SparseRows};
 use sampled_linear::{
-    CompactRows, Form, Kernel, LayerReport, SampledLinearError, SampledWeights, SamplingConfig,
-    StoredSize,
+    CompactRows, Form, Kernel, LayerReport, Method, SampledLinearError, SampledWeights,
+    SamplingConfig, StoredSize,
 };
 
 /// The geometry of a convolution: everything of a `Conv2d` but its weights.
@@ -239,7 +239,7 @@ impl SampledConv2d {
             SampledWeights::sample(&rows, geometry.channels_out, geometry.taps(), config, layer)?;
         let bias = conv.bias.as_ref().map(Param::val);
         let made = Self::from_sampled(&sampled, &geometry, bias, &device);
-        let report = sampled.report_with(layer, &config.describe(), &made.rows.layout);
+        let report = sampled.report_with(layer, Method::sampled(config), &made.rows.layout);
         Ok((made, report))
     }
 

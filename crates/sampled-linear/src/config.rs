@@ -166,10 +166,6 @@ impl SamplingConfig {
 
     /// A short description for tables and plots: `jittered per neuron, K = 0.5`.
     pub fn describe(&self) -> String {
-        let budget = match self.budget {
-            Budget::Amount(k) => format!("K = {k}"),
-            Budget::PerNeuron(c) => format!("{c} per neuron"),
-        };
-        format!("{}, {budget}", self.method())
+        crate::method::Method::sampled(self).to_string()
     }
 }

@@ -34,6 +34,7 @@ use mcnn_fan_in::fan_in;
 use crate::compact_rows::{CompactRows, Form};
 use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
+use crate::method::Method;
 use crate::packed::{PackedLayout, SparseRows};
 use crate::report::{LayerReport, StoredSize};
 use crate::sample::SampledWeights;
@@ -172,7 +173,7 @@ impl SampledLinear {
         let sampled = SampledWeights::sample(&rows, d_output, d_input, config, layer)?;
         let bias = linear.bias.as_ref().map(Param::val);
         let made = Self::from_sampled(&sampled, bias, &device);
-        let report = sampled.report_with(layer, &config.describe(), &made.rows.layout);
+        let report = sampled.report_with(layer, Method::sampled(config), &made.rows.layout);
         Ok((made, report))
     }
 

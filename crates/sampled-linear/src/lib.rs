@@ -32,6 +32,7 @@
 pub use burn as __burn;
 
 mod activation;
+mod baseline;
 mod baselines;
 mod compact_rows;
 pub mod compress;
@@ -39,6 +40,7 @@ mod config;
 mod error;
 mod layer;
 mod mapper;
+mod method;
 pub mod packed;
 mod report;
 mod resampled;
@@ -46,7 +48,8 @@ mod sample;
 mod weights;
 
 pub use activation::sample_activations;
-pub use baselines::{Baseline, apply_baseline};
+pub use baseline::Baseline;
+pub use baselines::apply_baseline;
 pub use compact_rows::{CompactRows, Form};
 pub use compress::{
     CompactLayout, Compressible, CompressibleLayer, CompressionPlan, LayerSelection, LinearLayer,
@@ -56,6 +59,7 @@ pub use config::{Budget, Granularity, SamplingConfig, SamplingScheme};
 pub use error::SampledLinearError;
 pub use layer::{Kernel, SampledLinear, SampledLinearConfig};
 pub use mapper::{LayerKind, LayerRows, map_weights, sample_weights};
+pub use method::Method;
 pub use report::{LayerReport, StoredSize, WeightStats};
 pub use resampled::{ResampledLinear, ResampledLinearConfig};
 pub use sample::SampledWeights;

@@ -6,6 +6,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::config::SamplingConfig;
 use crate::error::SampledLinearError;
+use crate::method::Method;
 use crate::report::LayerReport;
 use crate::sample::SampledWeights;
 use crate::weights::{input_major_tensor, output_major};
@@ -98,13 +99,13 @@ pub fn sample_weights<M: Module>(
     filter: impl Fn(&str) -> bool,
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
     config.check()?;
-    let method = config.describe();
+    let method = Method::sampled(config);
     map_weights(model, kinds, filter, |w: LayerRows<'_>| {
         let config = config
             .clone()
             .with_seed(config.seed.wrapping_add(w.number as u64));
         let sampled = SampledWeights::sample(w.rows, w.d_output, w.d_input, &config, w.layer)?;
-        Ok((sampled.dequantize(), sampled.report(w.layer, &method)))
+        Ok((sampled.dequantize(), sampled.report(w.layer, method)))
     })
 }
 

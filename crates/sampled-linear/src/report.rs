@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::method::Method;
+
 /// Statistics of a layer's weights that predict its sampling error, and the error measured.
 ///
 /// For `N` independent samples from a group of `n` weights, the expected squared error of the
@@ -68,8 +70,9 @@ impl WeightStats {
 pub struct LayerReport {
     /// The layer's path in the model (`fc1`, `lenet.fc2`, …) or the name it was given.
     pub layer: String,
-    /// How its weights were made (`jittered per neuron`, `magnitude per layer`, …).
-    pub method: String,
+    /// How its weights were made (displayed `jittered per neuron, K = 0.5`, `magnitude per
+    /// layer`, …).
+    pub method: Method,
     /// Number of inputs.
     pub d_input: usize,
     /// Number of outputs.
@@ -150,6 +153,7 @@ impl LayerReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Budget, SamplingConfig};
 
     #[test]
     fn weight_stats_by_hand() {
@@ -189,7 +193,7 @@ mod tests {
     fn fractions_and_table() {
         let report = LayerReport {
             layer: "fc1".into(),
-            method: "jittered per neuron".into(),
+            method: Method::sampled(&SamplingConfig::new(Budget::Amount(1.0))),
             d_input: 4,
             d_output: 5,
             samples_per_group: Some(4),
@@ -205,7 +209,7 @@ mod tests {
         let table = LayerReport::markdown(&[report]);
         assert!(
             table.contains(
-                "| fc1 | jittered per neuron | 4 × 5 | 4 | 25.00% | 1 | 2 | yes | 5.000e-1 |"
+                "| fc1 | jittered per neuron, K = 1 | 4 × 5 | 4 | 25.00% | 1 | 2 | yes | 5.000e-1 |"
             ),
             "{table}"
         );

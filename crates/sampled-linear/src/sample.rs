@@ -7,6 +7,7 @@ use mcnn_sequences::threshold::{self, threshold_counts};
 
 use crate::config::{Granularity, SamplingConfig};
 use crate::error::{SampledLinearError, check_finite};
+use crate::method::Method;
 use crate::packed::{PackedLayout, SparseRows, layout};
 use crate::report::{LayerReport, WeightStats};
 
@@ -141,12 +142,12 @@ impl SampledWeights {
     }
 
     /// What sampling made of the layer; `method` says how it was sampled.
-    pub fn report(&self, layer: &str, method: &str) -> LayerReport {
+    pub fn report(&self, layer: &str, method: Method) -> LayerReport {
         self.report_with(layer, method, &self.packed_layout())
     }
 
     /// [`report`](Self::report) given the layout of the compact form (already made).
-    pub fn report_with(&self, layer: &str, method: &str, packed: &PackedLayout) -> LayerReport {
+    pub fn report_with(&self, layer: &str, method: Method, packed: &PackedLayout) -> LayerReport {
         let max_abs_q = self.max_abs_q();
         let (scale_min, scale_max) = self
             .scales
@@ -156,7 +157,7 @@ impl SampledWeights {
             });
         LayerReport {
             layer: layer.to_string(),
-            method: method.to_string(),
+            method,
             d_input: self.d_input,
             d_output: self.d_output,
             samples_per_group: Some(self.samples_per_group),
