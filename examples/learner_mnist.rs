@@ -89,13 +89,32 @@ fn main() -> ExitCode {
     exit_code(run(&Args::parse()))
 }
 
-fn run(args: &Args) -> Result<(), String> {
-    if args.partitions < 2 {
+/// The flags' values checked before any data is fetched, each error naming its flag.
+fn check(args: &Args) -> Result<(), String> {
+    for (flag, value, least) in [
+        ("--epochs", args.epochs, 1),
+        ("--batch-size", args.batch_size, 1),
+        ("--paths", args.paths, 1),
+        ("--partitions", args.partitions, 2),
+    ] {
+        if value < least {
+            return Err(format!("{flag} must be at least {least}, got {value}"));
+        }
+    }
+    if !(args.learning_rate >= 0.0 && args.learning_rate.is_finite()) {
         return Err(format!(
-            "--partitions must be at least 2, got {}",
-            args.partitions
+            "--learning-rate must be finite and at least 0, got {}",
+            args.learning_rate
         ));
     }
+    if args.train_limit == Some(0) {
+        return Err("--train-limit must be at least 1, got 0".into());
+    }
+    Ok(())
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    check(args)?;
     let name = args
         .model
         .to_possible_value()
@@ -121,7 +140,7 @@ fn run(args: &Args) -> Result<(), String> {
         Model::LenetPartitionDropout => {
             let dropout = |offset: u64| {
                 PartitionDropoutConfig::new(args.partitions)
-                    .with_seed(args.seed + offset)
+                    .with_seed(args.seed.wrapping_add(offset))
                     .init()
             };
             run.fit(LeNet5Dropout {
@@ -201,6 +220,7 @@ impl Run<'_> {
                 "checkpoint_dir": report.checkpoint_dir,
                 "resumed_from": report.resumed_from,
                 "last_epoch": report.last_epoch,
+                "interrupted": report.interrupted,
                 "model": self.name,
                 "epochs": args.epochs,
                 "backend": args.backend.name(),

@@ -23,8 +23,8 @@ use mcnn::datasets::{Source, data_dir};
 use mcnn::models::{LeNet5, LeNet5Config};
 use mcnn::pretrained::{LENET5_PYTORCH_KEYS, load_pytorch};
 use mcnn::sampled_linear::{
-    Budget, CompressibleLayer, CompressionPlan, LayerSelection, SamplingConfig, compress,
-    compressible_layers,
+    Budget, CompressibleLayer, CompressionPlan, LayerSelection, SamplingConfig, StoredSize,
+    compress, compressible_layers,
 };
 use mcnn::sweep::mean_sd;
 use mcnn::training::{TrainingData, evaluate};
@@ -76,7 +76,8 @@ fn run(args: &Args) -> Result<(), String> {
 
     let mut points = Vec::new();
     for &amount in &args.amounts {
-        let (mut accuracies, mut nonzero, mut weights, mut bytes) = (Vec::new(), 0, 0, 0);
+        // Over the seeds: the sampled layers' sizes, the model's bytes.
+        let (mut accuracies, mut sampled, mut bytes) = (Vec::new(), StoredSize::default(), 0);
         for seed in 0..args.seeds {
             let sampling = SamplingConfig::new(Budget::Amount(amount)).with_seed(seed);
             let plan = CompressionPlan::new(sampling).with_layers(args.layers);
@@ -90,14 +91,13 @@ fn run(args: &Args) -> Result<(), String> {
             accuracies.push(accuracy(&compact));
             let layers = compressible_layers(&compact);
             for layer in layers.iter().filter(|l| l.sampled) {
-                (nonzero, weights) = (nonzero + layer.nonzeros, weights + layer.weights);
+                sampled = sampled + layer.size;
             }
             bytes += stored_bytes(&layers);
         }
         let (mean, sd) = mean_sd(&accuracies);
-        // Means over the sampling seeds.
         let bytes = bytes as f64 / args.seeds as f64;
-        let fraction = nonzero as f64 / weights as f64;
+        let fraction = sampled.nonzero_fraction();
         eprintln!("| {amount} | {mean:.4} ± {sd:.4} | {fraction:.3} | {bytes:.0} |");
         points.push(serde_json::json!({
             "amount": amount,
@@ -125,5 +125,5 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// Bytes of the layers' records (the model's weights; pooling and activations have none).
 fn stored_bytes(layers: &[CompressibleLayer]) -> usize {
-    layers.iter().map(|l| l.stored_bytes).sum()
+    layers.iter().map(|l| l.size.stored_bytes).sum()
 }

@@ -29,8 +29,9 @@ pub const LENET5_PYTORCH_KEYS: [(&str, &str); 5] = [
 /// the file used, with the shape the model expects.
 ///
 /// # Errors
-/// A file that cannot be read or is not of its extension's format, a missing or extra tensor,
-/// or a tensor of another shape, naming the file and the tensors.
+/// A file that cannot be read or is not of its extension's format, a key pattern that is not a
+/// regular expression, a missing or extra tensor, or a tensor of another shape, naming the file
+/// and the tensors.
 pub fn load_pytorch<M: Module>(
     mut model: M,
     path: &Path,
@@ -38,12 +39,18 @@ pub fn load_pytorch<M: Module>(
 ) -> Result<M, String> {
     let fail = |what: String| format!("pretrained weights {}: {what}", path.display());
     if !path.is_file() {
-        return Err(fail(
-            "no such file (tools/peers/lenet_mnist_torch.py --save writes one)".into(),
-        ));
+        return Err(fail("no such file".into()));
     }
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let result: ApplyResult = match extension {
+    // burn-store panics on a pattern that is not a regex: refuse it here.
+    for (from, _) in keys {
+        regex::Regex::new(from).map_err(|e| fail(format!("key pattern {from:?}: {e}")))?;
+    }
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let result: ApplyResult = match extension.as_str() {
         "safetensors" => {
             let mut store = SafetensorsStore::from_file(path)
                 .with_from_adapter(PyTorchToBurnAdapter)

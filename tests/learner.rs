@@ -140,7 +140,16 @@ fn a_resumed_run_continues_from_its_checkpoint() {
     // And it trains on from there.
     let trained = fit(lenet(99), &data, &config, dir.path(), true, &[], &device).unwrap();
     assert_eq!(trained.resumed_from, Some(2));
+    assert!(!trained.interrupted);
     assert_ne!(fc3(&trained.model), fc3(&first.model));
+
+    // Another model does not resume this run: an error, not burn-train's panic.
+    let mlp = MlpConfig::new(vec![784, 16, 10]).init(&device);
+    let other = fit(mlp, &data, &config, dir.path(), true, &[], &device).unwrap_err();
+    assert!(
+        other.contains("model-3.bpk") && other.contains("does not load"),
+        "{other}"
+    );
 }
 
 /// The values burn-train logged for `metric` at every step of epoch 1 of training (its file

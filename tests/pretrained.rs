@@ -95,7 +95,10 @@ fn a_safetensors_lenet_in_pytorchs_layout_loads_as_the_same_network() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lenet.safetensors");
     write_safetensors(&path, &pytorch_state_dict(&trained));
-    let loaded = load_pytorch(lenet(2), &path, &LENET5_PYTORCH_KEYS).unwrap();
+    // The extension's case does not matter.
+    let upper = dir.path().join("lenet.SafeTensors");
+    std::fs::copy(&path, &upper).unwrap();
+    let loaded = load_pytorch(lenet(2), &upper, &LENET5_PYTORCH_KEYS).unwrap();
     let images = Tensor::<4>::random([3, 1, 28, 28], Distribution::Default, &host_device());
     loaded
         .forward(images.clone())
@@ -132,6 +135,11 @@ fn incomplete_or_foreign_files_are_refused_with_the_tensors_named() {
     reshaped[9] = ("classifier.5.bias".into(), vec![5], vec![0.0; 5]);
     let reshaped = load("reshaped.safetensors", &reshaped);
     assert!(reshaped.contains("fc3.bias"), "{reshaped}");
+
+    let path = dir.path().join("full.safetensors");
+    write_safetensors(&path, &state);
+    let pattern = load_pytorch(lenet(2), &path, &[("features.(0", "conv1.")]).unwrap_err();
+    assert!(pattern.contains("key pattern \"features.(0\""), "{pattern}");
 
     let absent = load_pytorch(lenet(2), &dir.path().join("absent.pt"), &[]).unwrap_err();
     assert!(

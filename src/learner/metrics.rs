@@ -3,119 +3,14 @@
 
 use std::sync::Arc;
 
-use burn::module::Module;
 use burn::tensor::TensorReadError;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
 };
-use sampled_linear::{ResampledLinear, StoredSize, compressible_layers};
 
-/// What sampling changes in a model, as the training metrics report it; `None` where the
-/// model has no such part.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ModelStats {
-    /// Its sampled layers ([`sampled_linear::LinearLayer`] and
-    /// [`sampled_conv::Conv2dLayer`] once sampled) or the last samples of its re-sampled
-    /// layers ([`sampled_linear::ResampledLinear`]), together.
-    pub sampled: Option<StoredSize>,
-    /// A path network's trained weights (one per edge).
-    pub path_weights: Option<usize>,
-    /// Where a partition dropout is in its cycle.
-    pub partition_phase: Option<PartitionPhase>,
-}
-
-/// Where a partition dropout is in its cycle of `partitions` steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PartitionPhase {
-    /// The phase of the next training step, in `0..partitions`.
-    pub phase: usize,
-    /// `P`, the cycle's length.
-    pub partitions: usize,
-}
-
-impl ModelStats {
-    /// The sampled layers of `model` (found as `sampled_linear::compress` finds them); `None`
-    /// in `sampled` while all are dense.
-    pub fn of_layers<M: Module>(model: &M) -> Self {
-        let sampled = compressible_layers(model)
-            .into_iter()
-            .filter(|layer| layer.sampled)
-            .map(|layer| StoredSize {
-                weights: layer.weights,
-                nonzeros: layer.nonzeros,
-                stored_bytes: layer.stored_bytes,
-            })
-            .reduce(|a, b| a + b);
-        Self {
-            sampled,
-            ..Self::default()
-        }
-    }
-
-    /// The last training step's samples of `layers` (`None` in `sampled` before the first).
-    pub fn of_resampled(layers: &[ResampledLinear]) -> Self {
-        Self {
-            sampled: layers
-                .iter()
-                .filter_map(ResampledLinear::last_sample)
-                .reduce(|a, b| a + b),
-            ..Self::default()
-        }
-    }
-
-    /// The value `stat` reports, if the model has that part.
-    pub fn value(&self, stat: ModelStat) -> Option<f64> {
-        match stat {
-            ModelStat::NonZeroFraction => self.sampled.map(|s| s.nonzero_fraction()),
-            ModelStat::BitsPerWeight => self.sampled.map(|s| s.bits_per_weight()),
-            ModelStat::PathWeights => self.path_weights.map(|n| n as f64),
-            ModelStat::PartitionPhase => self.partition_phase.map(|p| p.phase as f64),
-        }
-    }
-}
-
-/// One of the [`ModelStats`] as a burn-train metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelStat {
-    /// Non-zero fraction of the sampled layers.
-    NonZeroFraction,
-    /// Stored bits per weight of the sampled layers.
-    BitsPerWeight,
-    /// Trained weights of a path network.
-    PathWeights,
-    /// The partition cycle's phase.
-    PartitionPhase,
-}
-
-impl ModelStat {
-    /// Every stat.
-    pub const ALL: [ModelStat; 4] = [
-        Self::NonZeroFraction,
-        Self::BitsPerWeight,
-        Self::PathWeights,
-        Self::PartitionPhase,
-    ];
-
-    /// The metric's name on the dashboard and in the logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::NonZeroFraction => "Sampled non-zero fraction",
-            Self::BitsPerWeight => "Sampled bits per weight",
-            Self::PathWeights => "Path weights",
-            Self::PartitionPhase => "Partition phase",
-        }
-    }
-
-    /// The stats that `stats` has a value for: the metrics worth registering for a model.
-    pub fn present_in(stats: &ModelStats) -> Vec<ModelStat> {
-        Self::ALL
-            .into_iter()
-            .filter(|stat| stats.value(*stat).is_some())
-            .collect()
-    }
-}
+use crate::models::{ModelStat, ModelStats};
 
 /// A [`ModelStat`] as a burn-train numeric metric: the value at each step, its mean over the
 /// epoch.
@@ -124,6 +19,8 @@ pub struct ModelStatMetric {
     stat: ModelStat,
     name: MetricName,
     state: NumericMetricState,
+    /// Steps with a value since the last clear.
+    updates: usize,
 }
 
 impl ModelStatMetric {
@@ -133,10 +30,13 @@ impl ModelStatMetric {
             stat,
             name: Arc::new(stat.name().to_string()),
             state: NumericMetricState::default(),
+            updates: 0,
         }
     }
 
-    fn format(&self) -> FormatOptions {
+    /// The entry burn-train logs (its serialized value) with the values written in fixed
+    /// point (burn-train's own formatting turns small values such as phase 0 into `0.00e0`).
+    fn entry(&self, final_entry: bool) -> SerializedEntry {
         let precision = match self.stat {
             ModelStat::NonZeroFraction => 4,
             ModelStat::BitsPerWeight => 3,
@@ -144,7 +44,18 @@ impl ModelStatMetric {
             ModelStat::PartitionPhase => 2,
             ModelStat::PathWeights => 0,
         };
-        FormatOptions::new(self.name.clone()).precision(precision)
+        let format = FormatOptions::new(self.name.clone());
+        let serialized = match final_entry {
+            true => self.state.compute_final(format),
+            false => self.state.compute_update(format),
+        }
+        .serialized;
+        let running = self.state.running_value().current();
+        let current = self.state.current_value().current();
+        SerializedEntry::new(
+            format!("epoch {running:.precision$} - batch {current:.precision$}"),
+            serialized,
+        )
     }
 }
 
@@ -163,18 +74,24 @@ impl Metric for ModelStatMetric {
         Ok(match stats.value(self.stat) {
             Some(value) => {
                 self.state.update(value, 1);
-                self.state.compute_update(self.format())
+                self.updates += 1;
+                self.entry(false)
             }
             None => SerializedEntry::not_available(None),
         })
     }
 
+    /// The epoch's mean; not available (rather than 0/0) when the model never had the value.
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self.state.compute_final(self.format()))
+        Ok(match self.updates {
+            0 => SerializedEntry::not_available(None),
+            _ => self.entry(true),
+        })
     }
 
     fn clear(&mut self) {
         self.state.reset();
+        self.updates = 0;
     }
 
     fn attributes(&self) -> MetricAttributes {

@@ -16,7 +16,8 @@
 mod metrics;
 mod renderer;
 
-pub use metrics::{ModelStat, ModelStatMetric, ModelStats, PartitionPhase};
+pub use crate::models::{ModelStat, ModelStats, PartitionPhase};
+pub use metrics::ModelStatMetric;
 pub use renderer::ProgressRenderer;
 
 use std::path::{Path, PathBuf};
@@ -39,20 +40,48 @@ use mcnn_datasets::ImageBatch;
 use crate::models::ImageClassifier;
 use crate::training::{TrainingData, evaluate};
 
-/// An [`ImageClassifier`] as burn-train trains it: cross-entropy on the logits, the
-/// model's [`ModelStats`] with every step's output.
+/// An [`ImageClassifier`] as burn-train trains it: cross-entropy on the logits, and the
+/// model's [`ModelStats`] with every step's output when asked for
+/// ([`with_stats`](Self::with_stats)).
 #[derive(Module, Debug)]
 pub struct Classifier<M: ImageClassifier> {
     /// The network.
     pub model: M,
+    /// Whether every step reads the model's [`ModelStats`] (a re-sampled layer's costs a pass
+    /// over its weights).
+    #[module(skip)]
+    pub stats: bool,
 }
 
 impl<M: ImageClassifier> Classifier<M> {
-    /// Wraps `model`.
+    /// Wraps `model`; its steps report no stats.
     pub fn new(model: M) -> Self {
-        Self { model }
+        Self {
+            model,
+            stats: false,
+        }
     }
 
+    /// This classifier, its steps reporting the model's [`ModelStats`] (for
+    /// [`ModelStatMetric`]s).
+    pub fn with_stats(self) -> Self {
+        Self {
+            stats: true,
+            ..self
+        }
+    }
+
+    /// The model's stats if asked for, else none.
+    fn stats(&self) -> ModelStats {
+        match self.stats {
+            true => self.model.stats(),
+            false => ModelStats::default(),
+        }
+    }
+
+    /// # Shapes
+    /// - `batch.images`: `[batch, channels, height, width]`, `batch.targets`: `[batch]`
+    /// - output: the loss `[1]`, the logits `[batch, classes]` and the targets
     fn classify(&self, batch: ImageBatch) -> ClassificationOutput {
         let logits = self.model.forward(batch.images);
         let loss = CrossEntropyLossConfig::new()
@@ -69,11 +98,11 @@ impl<M: ImageClassifier> TrainStep for Classifier<M> {
     fn step(&self, batch: ImageBatch) -> TrainOutput<ClassifierOutput> {
         // The partition phase this step uses is read before the forward pass, the samples it
         // draws after.
-        let phase = self.model.stats().partition_phase;
+        let phase = self.stats().partition_phase;
         let classification = self.classify(batch);
         let stats = ModelStats {
             partition_phase: phase,
-            ..self.model.stats()
+            ..self.stats()
         };
         let grads = classification.loss.backward();
         TrainOutput::new(
@@ -93,7 +122,7 @@ impl<M: ImageClassifier> InferenceStep for Classifier<M> {
 
     fn step(&self, batch: ImageBatch) -> ClassifierOutput {
         ClassifierOutput {
-            stats: self.model.stats(),
+            stats: self.stats(),
             classification: self.classify(batch),
         }
     }
@@ -104,7 +133,7 @@ impl<M: ImageClassifier> InferenceStep for Classifier<M> {
 pub struct ClassifierOutput {
     /// Loss, logits and targets.
     pub classification: ClassificationOutput,
-    /// The model at the step.
+    /// The model at the step (all `None` unless the classifier reports stats).
     pub stats: ModelStats,
 }
 
@@ -164,7 +193,7 @@ pub struct LearnerConfig {
 
 impl LearnerConfig {
     /// Checks the hyper-parameters: every count at least 1, a finite learning rate of at
-    /// least 0. The error names the field and its value.
+    /// least 0, a positive finite epsilon. The error names the field and its value.
     pub fn check(&self) -> Result<(), String> {
         for (name, value) in [
             ("epochs", self.epochs),
@@ -182,6 +211,12 @@ impl LearnerConfig {
                 self.learning_rate
             ));
         }
+        if !(self.adam_epsilon > 0.0 && self.adam_epsilon.is_finite()) {
+            return Err(format!(
+                "adam_epsilon must be positive and finite, got {}",
+                self.adam_epsilon
+            ));
+        }
         Ok(())
     }
 }
@@ -193,8 +228,11 @@ pub struct LearnerReport<M> {
     pub model: M,
     /// The checkpoint epoch the run resumed from (`None`: a new run).
     pub resumed_from: Option<usize>,
-    /// The last epoch trained (and checkpointed).
+    /// The last epoch trained and checkpointed (before the planned one if interrupted).
     pub last_epoch: usize,
+    /// Whether the run was stopped before its last epoch (burn-train's interrupter: the
+    /// dashboard's quit, say).
+    pub interrupted: bool,
     /// Accuracy on the test set after training, in `[0, 1]`.
     pub test_accuracy: f64,
     /// Where the checkpoints are (`model-<epoch>.bpk`, `optim-…`, `scheduler-…`).
@@ -237,8 +275,9 @@ pub fn last_checkpoint(artifact_dir: &Path) -> Option<usize> {
 /// to the loss and accuracy. `device` is the plain device (autodiff is added for training).
 ///
 /// # Errors
-/// A bad configuration, a resume without a checkpoint, or a new run into a directory that
-/// holds one, naming the parameter and the directory.
+/// A bad configuration, an empty split, a resume without a checkpoint or from one that does not
+/// load into `model`, a new run into a directory that holds one (naming the parameter and the
+/// directory), or an error that stopped the training.
 pub fn fit<M: ImageClassifier + 'static>(
     model: M,
     data: &TrainingData,
@@ -249,8 +288,12 @@ pub fn fit<M: ImageClassifier + 'static>(
     device: &Device,
 ) -> Result<LearnerReport<M>, String> {
     config.check()?;
-    if data.train_set.is_empty() {
-        return Err("the training set is empty".into());
+    if data.train_set.is_empty() || data.test_set.is_empty() {
+        return Err(format!(
+            "data: {} training and {} test images, at least 1 of each needed",
+            data.train_set.len(),
+            data.test_set.len()
+        ));
     }
     let resumed_from = match (resume, last_checkpoint(artifact_dir)) {
         (true, None) => {
@@ -269,6 +312,21 @@ pub fn fit<M: ImageClassifier + 'static>(
         (_, last) => last,
     };
     let start = resumed_from.unwrap_or(0);
+    let mut model = Classifier::new(model);
+    if !metrics.is_empty() {
+        model = model.with_stats();
+    }
+    if let Some(epoch) = resumed_from {
+        // burn-train panics on a checkpoint it cannot load: try the model's here first.
+        let path = checkpoint_dir(artifact_dir).join(format!("model-{epoch}.bpk"));
+        model.clone().try_load_file(&path).map_err(|e| {
+            format!(
+                "resume: checkpoint {} does not load into this model (built another way, or a \
+                 file cut short; delete epoch {epoch}'s files to resume from the one before): {e}",
+                path.display()
+            )
+        })?;
+    }
     std::fs::create_dir_all(artifact_dir)
         .map_err(|e| format!("artifact_dir {}: {e}", artifact_dir.display()))?;
 
@@ -300,10 +358,17 @@ pub fn fit<M: ImageClassifier + 'static>(
     let optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
     // In training mode on the autodiff device, as the hand-written loop starts (burn-train
     // only forks the model there).
-    let model = Classifier::new(model.fork(&device.clone().autodiff())).train();
+    let model = model.fork(&device.clone().autodiff()).train();
     let learner = Learner::new(model, optimizer, config.learning_rate);
     let result = training.launch(learner);
-    let model = result.model.model.valid();
+    if let Some(error) = result.error {
+        return Err(format!("training stopped by an error: {error}"));
+    }
+    // The last checkpoint is the last epoch trained, also after an interruption.
+    let last_epoch = last_checkpoint(artifact_dir).unwrap_or(start);
+    let model = result.model.model;
+    // The last validation pass again, on the whole test set with the evaluation the rest of
+    // mcnn uses.
     let test_accuracy = evaluate(
         &model,
         &data.test_set,
@@ -314,7 +379,8 @@ pub fn fit<M: ImageClassifier + 'static>(
     Ok(LearnerReport {
         model,
         resumed_from,
-        last_epoch: start + config.epochs,
+        last_epoch,
+        interrupted: result.interrupted.is_some(),
         test_accuracy,
         checkpoint_dir: checkpoint_dir(artifact_dir),
     })

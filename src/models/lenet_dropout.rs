@@ -5,8 +5,7 @@ use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
 use partition_dropout::{BernoulliDropout, PartitionDropout};
 
-use super::{ImageClassifier, LeNet5};
-use crate::learner::{ModelStats, PartitionPhase};
+use super::{ImageClassifier, LeNet5, ModelStats, PartitionPhase};
 
 /// A dropout layer for `[batch, features]` activations.
 pub trait FeatureDropout: Module + ModuleDisplay {

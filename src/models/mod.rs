@@ -5,16 +5,16 @@ mod lenet;
 mod lenet_dropout;
 mod mlp;
 mod path_net;
+mod stats;
 
 pub use alexnet::{AlexNetCifar, AlexNetCifarConfig};
 pub use lenet::{LeNet5, LeNet5Config};
 pub use lenet_dropout::{FeatureDropout, LeNet5Dropout};
 pub use mlp::{Mlp, MlpConfig};
+pub use stats::{ModelStat, ModelStats, PartitionPhase};
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Tensor;
-
-use crate::learner::ModelStats;
 
 /// A model that maps a batch of images to class logits; what [`crate::training`] trains and
 /// [`crate::learner::Classifier`] trains through burn-train.

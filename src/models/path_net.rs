@@ -3,8 +3,7 @@
 use burn::tensor::Tensor;
 use path_net::PathNet;
 
-use super::{ImageClassifier, flatten_images};
-use crate::learner::ModelStats;
+use super::{ImageClassifier, ModelStats, flatten_images};
 
 impl ImageClassifier for PathNet {
     /// # Shapes

@@ -81,6 +81,8 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", help="write the trained state_dict (.safetensors or .pt)")
     args = parser.parse_args()
+    if args.save and not args.save.endswith((".safetensors", ".pt", ".pth")):
+        parser.error(f"--save {args.save}: expected a .safetensors, .pt or .pth file")
     torch.manual_seed(args.seed)
     train_x, train_y = load(args.data_dir, "train", args.device)
     test_x, test_y = load(args.data_dir, "t10k", args.device)

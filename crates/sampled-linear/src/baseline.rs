@@ -36,7 +36,7 @@ pub enum Baseline {
     /// then rounded to signed `bits`-bit integers times one scale per neuron
     /// (`s = max|w| / (2^(bits−1) − 1)`); survivors that round to 0 are dropped. Integers times
     /// scales, like a sampled layer: stored in the same compact format, so the two compare at
-    /// equal bytes ([`LayerReport::stored_bits`]).
+    /// equal bytes ([`LayerReport::stored_bits`](crate::LayerReport::stored_bits)).
     PruneQuantize {
         /// The fraction of each neuron's weights kept, in `(0, 1]`.
         keep: f64,

@@ -206,11 +206,9 @@ pub struct CompressibleLayer {
     pub weights: usize,
     /// Its outputs: neurons, or filters (the length of its bias).
     pub outputs: usize,
-    /// Its non-zero weights (all of them while dense).
-    pub nonzeros: usize,
-    /// Bytes of its record's tensors: f32 weights and bias while dense; the packed counts,
-    /// the scales and the bias once sampled.
-    pub stored_bytes: usize,
+    /// Its size as stored: f32 weights and bias while dense (all weights non-zero); the packed
+    /// counts, the scales and the bias once sampled.
+    pub size: StoredSize,
 }
 
 /// A layer type that is dense or sampled ([`LinearLayer`], `sampled_conv::Conv2dLayer`):
@@ -518,8 +516,7 @@ pub fn on_visit<L: Compressible>(layer: &L, visitor: &str) {
                 sampled: layer.is_sampled(),
                 weights: layer.weights(),
                 outputs: layer.outputs(),
-                nonzeros: layer.stored_size().nonzeros,
-                stored_bytes: layer.stored_size().stored_bytes,
+                size: layer.stored_size(),
             }),
             Mode::Collect => {
                 if let Some(config) = layer.layout() {
