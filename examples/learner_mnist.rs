@@ -29,7 +29,7 @@ use clap::{Parser, ValueEnum};
 use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
-use mcnn::learner::{LearnerConfig, ModelStat, fit};
+use mcnn::learner::{LearnerConfig, ModelStat, fit, last_checkpoint};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
 use mcnn::partition_dropout::PartitionDropoutConfig;
 use mcnn::path_net::PathNetConfig;
@@ -189,6 +189,24 @@ impl Run<'_> {
             .with_batch_size(args.batch_size)
             .with_learning_rate(args.learning_rate)
             .with_seed(args.seed);
+        // The library refuses these too; here the message names the flags.
+        match (args.resume, last_checkpoint(&artifact_dir)) {
+            (false, Some(epoch)) => {
+                return Err(format!(
+                    "--artifact-dir {} holds a run's checkpoints up to epoch {epoch}: add --resume \
+                     to continue it, or give another --artifact-dir (or delete this one) for a \
+                     new run",
+                    artifact_dir.display()
+                ));
+            }
+            (true, None) => {
+                return Err(format!(
+                    "--resume: no checkpoint in --artifact-dir {} (run without --resume first)",
+                    artifact_dir.display()
+                ));
+            }
+            _ => {}
+        }
         let metrics = ModelStat::present_in(&model.stats());
         eprintln!(
             "{} ({} parameters): {} training and {} test images, backend {}, {}",
