@@ -117,14 +117,12 @@ enum Generator {
 }
 
 impl Generator {
-    /// The name recorded in the results (the flag's value).
-    fn name(self) -> &'static str {
-        match self {
-            Self::Sobol => "sobol",
-            Self::Owen => "owen",
-            Self::Random => "random",
-            Self::Importance => "importance",
-        }
+    /// The name recorded in the results: the flag's value.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .expect("no skipped variants")
+            .get_name()
+            .to_string()
     }
 
     /// The path generator for `seed` (importance sampling walks Sobol' points through |w|).
@@ -275,7 +273,7 @@ fn run(args: &Args) -> Result<(), String> {
                 let weights = net.edges();
                 let (_, accuracy, seconds, peak) = trainer.fit(net, seed);
                 record(Run {
-                    generator: name.into(),
+                    generator: name.clone(),
                     paths,
                     seed,
                     weights,
