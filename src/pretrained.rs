@@ -10,7 +10,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::store::{
-    ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
 
 /// How the PyTorch peer's LeNet-5 (`nn.Sequential`s `features` and `classifier`) names
@@ -41,10 +41,15 @@ pub fn load_pytorch<M: Module>(
     if !path.is_file() {
         return Err(fail("no such file".into()));
     }
-    // burn-store panics on a pattern that is not a regex: refuse it here.
-    for (from, _) in keys {
-        regex::Regex::new(from).map_err(|e| fail(format!("key pattern {from:?}: {e}")))?;
-    }
+    // One renaming for either store; a pattern that is not a regex is an error, not the
+    // panic of the stores' own `with_key_remapping`.
+    let remapper = keys
+        .iter()
+        .try_fold(KeyRemapper::new(), |remapper, (from, to)| {
+            remapper
+                .add_pattern(*from, *to)
+                .map_err(|e| fail(format!("key pattern {from:?}: {e}")))
+        })?;
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
@@ -54,20 +59,17 @@ pub fn load_pytorch<M: Module>(
         "safetensors" => {
             let mut store = SafetensorsStore::from_file(path)
                 .with_from_adapter(PyTorchToBurnAdapter)
-                .allow_partial(true);
-            for (from, to) in keys {
-                store = store.with_key_remapping(*from, *to);
-            }
+                .allow_partial(true)
+                .remap(remapper);
             model
                 .load_from(&mut store)
                 .map_err(|e| fail(e.to_string()))?
         }
         "pt" | "pth" => {
             // Always through the PyTorch adapter.
-            let mut store = PytorchStore::from_file(path).allow_partial(true);
-            for (from, to) in keys {
-                store = store.with_key_remapping(*from, *to);
-            }
+            let mut store = PytorchStore::from_file(path)
+                .allow_partial(true)
+                .remap(remapper);
             model
                 .load_from(&mut store)
                 .map_err(|e| fail(e.to_string()))?
