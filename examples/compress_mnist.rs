@@ -46,23 +46,6 @@ enum ModelKind {
     Lenet,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum KernelChoice {
-    Auto,
-    Sparse,
-    Dense,
-}
-
-impl KernelChoice {
-    fn kernel(self) -> Kernel {
-        match self {
-            Self::Auto => Kernel::Auto,
-            Self::Sparse => Kernel::Sparse,
-            Self::Dense => Kernel::Dense,
-        }
-    }
-}
-
 #[derive(Parser, Debug)]
 #[command(about = "Compress a trained network into compact sampled layers, save, reload, measure")]
 struct Args {
@@ -99,8 +82,8 @@ struct Args {
     #[arg(long)]
     compare: bool,
     /// The sampled layers' forward kernel: auto (by density and size), sparse, dense.
-    #[arg(long, value_enum, default_value = "auto")]
-    kernel: KernelChoice,
+    #[arg(long, value_parser = mcnn::cli::kernel, default_value = "auto")]
+    kernel: Kernel,
     /// Backend: flex, ndarray or wgpu, among those compiled in.
     #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
     backend: BackendKind,
@@ -186,7 +169,7 @@ fn with_model<M: ImageClassifier>(args: &Args, build: impl Fn(&Device) -> M) -> 
     // The kernel is configuration: set in the layout, it reaches every sampled layer.
     let mut layout = CompactLayout::of(&compact);
     for entry in &mut layout.layers {
-        entry.config["kernel"] = serde_json::to_value(args.kernel.kernel()).expect("serializes");
+        entry.config["kernel"] = serde_json::to_value(args.kernel).expect("serializes");
     }
     let compact = layout
         .apply(build(&device))?

@@ -10,11 +10,16 @@
 //! in the same order. Prints, per model, the test accuracy (with the dense weights, the
 //! estimator's expectation), the training seconds per epoch, and the accuracy after
 //! post-training sampling at the same K (as in E2): does training through samples make the
-//! network robust to being sampled?
+//! network robust to being sampled? The last line is one JSON object for scripts: backend,
+//! kernel, the dense step in ms, the accuracies, and `step_ratio_to_dense` per amount (each
+//! re-sampled run's seconds per epoch over the dense run's, same backend, same run).
+//! `--kernel sparse` or `dense` forces the training forward's kernel (`auto` chooses by the
+//! sample's density).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::Relu;
 use burn::tensor::Tensor;
@@ -24,8 +29,11 @@ use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
 use mcnn::learner::ModelStats;
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
-use mcnn::sampled_linear::{Budget, LayerKind, ResampledLinear, SamplingConfig, sample_weights};
+use mcnn::sampled_linear::{
+    Budget, Kernel, LayerKind, ResampledLinear, SamplingConfig, sample_weights,
+};
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
+use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(about = "MLP on MNIST trained through re-sampled weights vs dense")]
@@ -42,6 +50,10 @@ struct Args {
     seed: u64,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The training forward's kernel: auto (by density and size), sparse (the fan-in op) or
+    /// dense (the product with the masked weights).
+    #[arg(long, value_parser = mcnn::cli::kernel, default_value = "auto")]
+    kernel: Kernel,
     /// Backend: flex, ndarray or wgpu, among those compiled in.
     #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
     backend: BackendKind,
@@ -86,6 +98,7 @@ fn run(args: &Args) -> Result<(), String> {
         .with_epochs(args.epochs)
         .with_seed(args.seed);
     config.check()?;
+    let batch_size = config.batch_size;
     let trainer = data.trainer(config);
     let host = host_device();
     host.seed(args.seed);
@@ -120,6 +133,9 @@ fn run(args: &Args) -> Result<(), String> {
         "| dense | {dense_acc:.4} | {dense_s:.2} | 1 | {} |",
         at_k.join(", ")
     );
+    let steps_per_epoch = data.train_set.len().div_ceil(batch_size) as f64;
+    let mut ratios = serde_json::Map::new();
+    let mut accuracies = serde_json::Map::new();
     for &k in &args.amounts {
         let sampling = SamplingConfig::new(Budget::Amount(k)).with_seed(args.seed);
         sampling.check().map_err(|e| e.to_string())?;
@@ -132,6 +148,7 @@ fn run(args: &Args) -> Result<(), String> {
                     let seed = args.seed.wrapping_add(1_000_000 * i as u64);
                     let dense = l.as_dense().expect("a freshly made MLP is dense").clone();
                     ResampledLinear::from_linear(dense, sampling.clone().with_seed(seed))
+                        .with_kernel(args.kernel)
                 })
                 .collect(),
             activation: Relu::new(),
@@ -153,7 +170,25 @@ fn run(args: &Args) -> Result<(), String> {
             "| re-sampled, K = {k} | {acc:.4} | {s:.2} | {:.2} | K = {k}: {sampled:.4} |",
             s / dense_s
         );
+        ratios.insert(k.to_string(), json!(s / dense_s));
+        accuracies.insert(k.to_string(), json!(acc));
     }
+    // Last line: one JSON object, for scripts (the interface for checking).
+    println!(
+        "{}",
+        json!({
+            "backend": kind.to_string(),
+            "kernel": format!("{:?}", args.kernel).to_lowercase(),
+            "hidden": args.hidden,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "batch_size": batch_size,
+            "dense_step_ms": 1000.0 * dense_s / steps_per_epoch,
+            "dense_accuracy": dense_acc,
+            "step_ratio_to_dense": ratios,
+            "accuracy": accuracies,
+        })
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use mcnn_backends::BackendKind;
+use sampled_linear::Kernel;
 
 /// The exit code of a command whose work returned `result`: success, or failure with the
 /// message on stderr as `error: …` (a `main` returning `Result` would print it `Debug`-quoted).
@@ -47,4 +48,25 @@ pub fn default_backend() -> BackendKind {
         .ok()
         .or_else(|| BackendKind::compiled().into_iter().next())
         .unwrap_or(BackendKind::Flex)
+}
+
+/// Parses a `--kernel` value for the sampled layers' forward: `auto`, `sparse` or `dense`
+/// ([`Kernel`]). For clap: `#[arg(long, value_parser = mcnn::cli::kernel, default_value =
+/// "auto")] kernel: Kernel`.
+///
+/// ```
+/// use mcnn::sampled_linear::Kernel;
+///
+/// assert_eq!(mcnn::cli::kernel("sparse"), Ok(Kernel::Sparse));
+/// assert!(mcnn::cli::kernel("fast").unwrap_err().contains("auto, sparse or dense"));
+/// ```
+pub fn kernel(name: &str) -> Result<Kernel, String> {
+    match name {
+        "auto" => Ok(Kernel::Auto),
+        "sparse" => Ok(Kernel::Sparse),
+        "dense" => Ok(Kernel::Dense),
+        other => Err(format!(
+            "unknown kernel `{other}`: expected auto, sparse or dense"
+        )),
+    }
 }

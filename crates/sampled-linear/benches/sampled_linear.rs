@@ -13,18 +13,26 @@
 //!   the materialised counts). Where the two kernels cross is `Kernel::DENSE_FROM`. Weights
 //!   from fixed seeds (normal, like a trained layer).
 //!
-//! After the runs it prints each sampled forward's time as a ratio to the dense layer's, on
-//! the same backend in the same run.
+//! - `train_<backend>`: one training step of the same layer at batch 64 (forward, backward to
+//!   the weights): the dense `Linear` against `ResampledLinear` at K = 0.25 and 1 with each
+//!   kernel, and the host sampling alone (`SampledWeights::draw`), which every re-sampled step
+//!   pays.
+//!
+//! After the runs it prints each sampled forward's (or step's) time as a ratio to the dense
+//! layer's, on the same backend in the same run.
 
 use std::hint::black_box;
 
 use burn::module::Module;
-use burn::nn::LinearConfig;
+use burn::module::Param;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 use mcnn_backends::bench::criterion_mean_seconds;
 use mcnn_backends::{BackendKind, host_device, materialize};
-use sampled_linear::{Budget, Kernel, SampledLinear, SampledWeights, SamplingConfig, output_major};
+use sampled_linear::{
+    Budget, Kernel, ResampledLinear, SampledLinear, SampledWeights, SamplingConfig, output_major,
+};
 
 const AMOUNTS: [f64; 6] = [0.05, 0.12, 0.25, 0.5, 1.0, 2.0];
 
@@ -93,9 +101,15 @@ fn main() {
         group.finish();
         ratios.push((group_name, names));
     }
+    for kind in BackendKind::compiled().into_iter().filter(|k| k.is_cpu()) {
+        ratios.push(train_steps(&mut criterion, kind));
+    }
     criterion.final_summary();
 
-    println!("\nForward time as a ratio to the dense Linear (784 → 300, batch 256), this run:\n");
+    println!(
+        "\nTime as a ratio to the dense Linear (784 → 300; infer: forward at batch 256, train: \
+         forward and backward at batch 64), this run:\n"
+    );
     println!("| backend | sampled layer | ratio |\n|---|---|---|");
     for (group, names) in ratios {
         let Some(dense) = criterion_mean_seconds(&group, "dense") else {
@@ -107,4 +121,64 @@ fn main() {
             }
         }
     }
+}
+
+/// `train_<kind>`: a training step (forward, backward to the weights) of the dense layer and of
+/// `ResampledLinear`, and the sampling alone; returns the group and the non-dense names.
+fn train_steps(criterion: &mut Criterion, kind: BackendKind) -> (String, Vec<String>) {
+    let device = kind.device().autodiff();
+    let host = host_device();
+    host.seed(4);
+    let dense = materialize(LinearConfig::new(784, 300).init(&host));
+    let x = Tensor::<2>::random([64, 784], Distribution::Normal(0.0, 1.0), &device);
+    // A fixed upstream gradient, as a loss would send.
+    let r = Tensor::<2>::random([64, 300], Distribution::Normal(0.0, 1.0), &device);
+    let trainable = Linear {
+        weight: Param::from_tensor(dense.weight.val().to_device(&device).autodiff()),
+        bias: dense
+            .bias
+            .as_ref()
+            .map(|b| Param::from_tensor(b.val().to_device(&device).autodiff())),
+    };
+    let group_name = format!("train_{kind}");
+    let mut group = criterion.benchmark_group(&group_name);
+    group.bench_function("dense", |b| {
+        b.iter(|| {
+            let grads = (trainable.forward(x.clone()) * r.clone()).sum().backward();
+            trainable
+                .weight
+                .grad(&grads)
+                .expect("a gradient")
+                .into_data()
+        })
+    });
+    let mut names = Vec::new();
+    let (rows, d_output, d_input) = output_major(&dense.weight.val());
+    for k in [0.25, 1.0] {
+        let config = SamplingConfig::new(Budget::Amount(k)).with_seed(5);
+        let name = format!("draw_K{k}");
+        group.bench_function(&name, |b| {
+            b.iter(|| SampledWeights::draw(black_box(&rows), d_output, d_input, &config, "fc1"))
+        });
+        names.push(name);
+        for kernel in [Kernel::Auto, Kernel::Sparse, Kernel::Dense] {
+            let layer =
+                ResampledLinear::from_linear(trainable.clone(), config.clone()).with_kernel(kernel);
+            let name = format!("resampled_K{k}_{kernel:?}").to_lowercase();
+            group.bench_function(&name, |b| {
+                b.iter(|| {
+                    let grads = (layer.forward(x.clone()) * r.clone()).sum().backward();
+                    layer
+                        .linear
+                        .weight
+                        .grad(&grads)
+                        .expect("a gradient")
+                        .into_data()
+                })
+            });
+            names.push(name);
+        }
+    }
+    group.finish();
+    (group_name, names)
 }

@@ -21,15 +21,18 @@ use std::sync::{Arc, Mutex};
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
+use burn::tensor::module::linear;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mcnn_backends::StepCounter;
-use mcnn_fan_in::{fan_in, pack_rows};
+use mcnn_fan_in::fan_in;
+use rayon::prelude::*;
 
 use crate::config::SamplingConfig;
+use crate::layer::Kernel;
 use crate::packed::{SparseRows, layout};
 use crate::report::StoredSize;
 use crate::sample::SampledWeights;
-use crate::weights::output_major;
+use crate::weights::{output_major, transpose};
 
 /// Configuration of a [`ResampledLinear`].
 #[derive(Config, Debug)]
@@ -43,6 +46,10 @@ pub struct ResampledLinearConfig {
     /// If a bias should be added.
     #[config(default = true)]
     pub bias: bool,
+    /// The kernel of the training forward ([`Kernel::Auto`]: the fan-in op when the sample is
+    /// sparse enough to pay, else a matrix product with the masked weights).
+    #[config(default = "Kernel::Auto")]
+    pub kernel: Kernel,
 }
 
 /// A linear layer trained through Monte Carlo samples of its own weights: every training
@@ -50,8 +57,10 @@ pub struct ResampledLinearConfig {
 /// weights and computes `y[.., o] = Σ_j w[o,j] · f[o,j] · x[.., j] + bias[o]` over the sampled
 /// entries only, with `f[o,j] = c_j S / (N |w_j|)` (so `w · f` is the estimate `(S/N) · q`,
 /// unbiased). The gradient reaches the sampled weights alone, scaled by `f`: DropConnect with
-/// importance-sampled, unbiased masks. The forward pass costs `N` multiply-adds per neuron
-/// instead of `d_input` (through the fan-in op).
+/// importance-sampled, unbiased masks. Where the sample is sparse ([`Kernel`]), the forward
+/// costs one multiply-add per sampled entry instead of `d_input` per neuron (through the
+/// fan-in op); where it keeps most of the weights, it is the dense product with the weights
+/// times the mask `f` (the same result and gradient at the dense layer's cost).
 ///
 /// At inference (a device without autodiff) it is the dense layer, the estimator's
 /// expectation. Mordido, Van Keirsbilck and Keller (arXiv:1905.12253) and the slides'
@@ -67,6 +76,9 @@ pub struct ResampledLinear {
     /// How each training step samples the weights.
     #[module(skip)]
     pub sampling: SamplingConfig,
+    /// The kernel of the training forward.
+    #[module(skip)]
+    pub kernel: Kernel,
     /// Training steps so far (recorded).
     pub step: StepCounter,
     /// The counts `q` (`[d_output, d_input]`) of the last training step's sample, shared by
@@ -84,7 +96,7 @@ impl ResampledLinearConfig {
         let linear = LinearConfig::new(self.d_input, self.d_output)
             .with_bias(self.bias)
             .init(device);
-        ResampledLinear::from_linear(linear, self.sampling.clone())
+        ResampledLinear::from_linear(linear, self.sampling.clone()).with_kernel(self.kernel)
     }
 }
 
@@ -100,9 +112,16 @@ impl ResampledLinear {
         Self {
             linear,
             sampling,
+            kernel: Kernel::Auto,
             step: StepCounter::default(),
             last_counts: Arc::default(),
         }
+    }
+
+    /// The layer computing its training forward with `kernel`.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// Applies the layer: sampled in training (autodiff device), dense at inference.
@@ -115,20 +134,45 @@ impl ResampledLinear {
             return self.linear.forward(input);
         }
         let step = self.step.advance();
-        let (indices, factors) = self.sample(step);
-        // The live weights at the sampled entries: autodiff sends the gradient to them alone.
-        let selected = self
-            .linear
-            .weight
-            .val()
-            .transpose()
-            .gather(1, indices.clone());
-        fan_in(
-            input,
-            selected * factors,
-            indices,
-            self.linear.bias.as_ref().map(Param::val),
-        )
+        let weight = self.linear.weight.val();
+        let bias = self.linear.bias.as_ref().map(Param::val);
+        let sample = self.sample(&weight, step);
+        // The live weights at the sampled entries, times f: autodiff sends the gradient to the
+        // sampled entries alone.
+        let output = if self.is_sparse(&sample) {
+            let (indices, positions, factors) = sample.packed(&weight.device());
+            let [d_input, d_output] = weight.dims();
+            let selected = weight
+                .reshape([d_input * d_output])
+                .gather(0, positions)
+                .reshape(factors.dims());
+            fan_in(input, selected * factors, indices, bias)
+        } else {
+            let mask = sample.mask(&weight.device());
+            linear(input, weight * mask, bias)
+        };
+        // Kept for `last_sample`; sized only when asked.
+        *self.last_counts.lock().expect("last sample lock") = Some(Arc::new(sample.q));
+        output
+    }
+
+    /// The widest row's fraction of the inputs below which [`Kernel::Auto`] trains through
+    /// the fan-in op. Lower than [`Kernel::DENSE_FROM`] at inference: the sparse step also
+    /// gathers the sampled weights and scatters their gradient. On flex (MLP 784-300-10, batch
+    /// 64, `examples/resampled_training.rs --kernel`) the two kernels were even at K = 0.05
+    /// (about 5% of the inputs) and the dense one faster from K = 0.1 on (docs/RESULTS.md).
+    pub const SPARSE_BELOW: f64 = 0.1;
+
+    /// Whether this step runs the fan-in op (else the product with the masked weights).
+    fn is_sparse(&self, sample: &StepSample) -> bool {
+        let (k, d_input, rows) = (sample.widest, sample.d_input, sample.d_output);
+        match self.kernel {
+            Kernel::Auto => {
+                (k as f64) < Self::SPARSE_BELOW * d_input as f64
+                    && d_input * rows >= Kernel::SPARSE_FROM_WEIGHTS
+            }
+            kernel => kernel.is_sparse(k, d_input, rows),
+        }
     }
 
     /// Training steps so far.
@@ -149,28 +193,98 @@ impl ResampledLinear {
         ))
     }
 
-    /// The sampled entries of step `step` and their factors `f = scale · q / w`, both
-    /// `[d_output, k]` (padding: index 0, factor 0).
-    fn sample(&self, step: u64) -> (Tensor<2, Int>, Tensor<2>) {
-        let weight = self.linear.weight.val();
-        let device = weight.device();
-        let (rows, d_output, d_input) = output_major(&weight);
+    /// The sample of step `step`, drawn from the current weights on the host.
+    fn sample(&self, weight: &Tensor<2>, step: u64) -> StepSample {
+        let (rows, d_output, d_input) = output_major(weight);
         let config = self
             .sampling
             .clone()
             .with_seed(self.sampling.seed.wrapping_add(step));
-        let sampled = SampledWeights::sample(&rows, d_output, d_input, &config, "ResampledLinear")
-            .unwrap_or_else(|error| panic!("{error}"));
-        // q ≠ 0 only where w ≠ 0, so the factor is finite (and positive: q has w's sign).
-        let (indices, factors, k) = pack_rows(d_output, d_input, |o, j| {
-            let q = sampled.q[o * d_input + j];
-            (q != 0).then(|| sampled.scales[o] * q as f32 / rows[o * d_input + j])
-        });
-        // Kept for `last_sample`; sized only when asked.
-        *self.last_counts.lock().expect("last sample lock") = Some(Arc::new(sampled.q));
+        let (q, scales) =
+            SampledWeights::draw(&rows, d_output, d_input, &config, "ResampledLinear")
+                .unwrap_or_else(|error| panic!("{error}"));
+        // f = scale · q / w, 0 where q = 0. q ≠ 0 only where w ≠ 0, so a kept f is finite (and
+        // positive: q has w's sign). A select over whole rows, which vectorises.
+        let mut factors = vec![0.0f32; q.len()];
+        let widest = factors
+            .par_chunks_mut(d_input)
+            .zip(q.par_chunks(d_input))
+            .zip(rows.par_chunks(d_input))
+            .zip(scales.par_iter())
+            .map(|(((factors, q), w), &scale)| {
+                for ((f, &q), &w) in factors.iter_mut().zip(q).zip(w) {
+                    let kept = scale * q as f32 / w;
+                    *f = if q == 0 { 0.0 } else { kept };
+                }
+                q.iter().filter(|&&q| q != 0).count()
+            })
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        StepSample {
+            q,
+            factors,
+            d_output,
+            d_input,
+            widest,
+        }
+    }
+}
+
+/// One training step's sample: the counts `q` and the factors `f = scale · q / w` (0 where
+/// `q = 0`), both output-major `[d_output, d_input]`, and the most non-zeros in a row.
+struct StepSample {
+    q: Vec<i32>,
+    factors: Vec<f32>,
+    d_output: usize,
+    d_input: usize,
+    widest: usize,
+}
+
+impl StepSample {
+    /// The fan-in form, all `[d_output, widest]`: the sampled inputs, their positions in
+    /// Burn's flattened `[d_input, d_output]` weight, and their factors (padding: input 0,
+    /// factor 0). Rows are packed in parallel.
+    fn packed(&self, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>, Tensor<2>) {
+        let (d_output, d_input, k) = (self.d_output, self.d_input, self.widest);
+        let mut indices = vec![0i64; d_output * k];
+        let mut positions = vec![0i64; d_output * k];
+        let mut factors = vec![0.0f32; d_output * k];
+        indices
+            .par_chunks_mut(k)
+            .zip(positions.par_chunks_mut(k))
+            .zip(factors.par_chunks_mut(k))
+            .zip(self.q.par_chunks(d_input))
+            .zip(self.factors.par_chunks(d_input))
+            .enumerate()
+            .for_each_init(
+                || (vec![0i64; d_input], vec![0.0f32; d_input]),
+                |(all_j, all_f), (o, ((((indices, positions), factors), q), f))| {
+                    // Every entry is written, and the slot advances where it was sampled: no
+                    // branch to mispredict (whether a weight was sampled is a coin flip).
+                    let mut kept = 0;
+                    for (j, (&q, &f)) in q.iter().zip(f).enumerate() {
+                        all_j[kept] = j as i64;
+                        all_f[kept] = f;
+                        kept += usize::from(q != 0);
+                    }
+                    indices[..kept].copy_from_slice(&all_j[..kept]);
+                    factors[..kept].copy_from_slice(&all_f[..kept]);
+                    for (position, &j) in positions.iter_mut().zip(indices.iter()) {
+                        *position = j * d_output as i64 + o as i64;
+                    }
+                },
+            );
         (
-            Tensor::from_data(TensorData::new(indices, [d_output, k]), &device),
-            Tensor::from_data(TensorData::new(factors, [d_output, k]), &device),
+            Tensor::from_data(TensorData::new(indices, [d_output, k]), device),
+            Tensor::from_data(TensorData::new(positions, [d_output * k]), device),
+            Tensor::from_data(TensorData::new(factors, [d_output, k]), device),
         )
+    }
+
+    /// The factors as a dense mask in Burn's `Linear` layout, `[d_input, d_output]`.
+    fn mask(&self, device: &Device) -> Tensor<2> {
+        let mask = transpose(&self.factors, self.d_output, self.d_input);
+        Tensor::from_data(TensorData::new(mask, [self.d_input, self.d_output]), device)
     }
 }

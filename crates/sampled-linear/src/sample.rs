@@ -49,6 +49,40 @@ impl SampledWeights {
         config: &SamplingConfig,
         layer: &str,
     ) -> Result<Self, SampledLinearError> {
+        let (q, scales) = Self::draw(rows, d_output, d_input, config, layer)?;
+        let samples_per_group = config.samples(d_input, d_output)?;
+        let mut sampled = Self {
+            q,
+            scales,
+            d_output,
+            d_input,
+            samples_per_group,
+            stats: WeightStats::of(&[], 1, None, &[]),
+        };
+        let group = match config.granularity {
+            Granularity::PerNeuron => d_input,
+            Granularity::PerLayer => rows.len(),
+        };
+        sampled.stats =
+            WeightStats::of(rows, group, Some(samples_per_group), &sampled.dequantize());
+        Ok(sampled)
+    }
+
+    /// The counts `q` and scales of [`sample`](Self::sample) alone, without the statistics
+    /// (which cost as much again): what a training step that re-samples needs.
+    ///
+    /// # Errors
+    /// As [`sample`](Self::sample).
+    ///
+    /// # Panics
+    /// As [`sample`](Self::sample).
+    pub fn draw(
+        rows: &[f32],
+        d_output: usize,
+        d_input: usize,
+        config: &SamplingConfig,
+        layer: &str,
+    ) -> Result<(Vec<i32>, Vec<f32>), SampledLinearError> {
         assert!(
             d_output > 0 && d_input > 0 && rows.len() == d_output * d_input,
             "SampledWeights::sample: {} weights for d_output = {d_output}, d_input = {d_input}",
@@ -56,10 +90,14 @@ impl SampledWeights {
         );
         config.check()?;
         let samples_per_group = config.samples(d_input, d_output)?;
-        check_finite(rows, d_input, layer)?;
-        let in_layer = |source: SamplingError| SampledLinearError::Sampling {
-            layer: layer.to_string(),
-            source,
+        // The samplers refuse a NaN or infinite weight themselves; only then is the weight
+        // searched for, to name its output and input (one pass fewer on every draw).
+        let in_layer = |source: SamplingError| match check_finite(rows, d_input, layer) {
+            Err(named) => named,
+            Ok(()) => SampledLinearError::Sampling {
+                layer: layer.to_string(),
+                source,
+            },
         };
         let (q, scales) = match (config.scheme.scheme(), config.granularity) {
             (Some(scheme), Granularity::PerNeuron) => {
@@ -110,21 +148,7 @@ impl SampledWeights {
                 });
             }
         }
-        let mut sampled = Self {
-            q,
-            scales,
-            d_output,
-            d_input,
-            samples_per_group,
-            stats: WeightStats::of(&[], 1, None, &[]),
-        };
-        let group = match config.granularity {
-            Granularity::PerNeuron => d_input,
-            Granularity::PerLayer => rows.len(),
-        };
-        sampled.stats =
-            WeightStats::of(rows, group, Some(samples_per_group), &sampled.dequantize());
-        Ok(sampled)
+        Ok((q, scales))
     }
 
     /// The estimate `scales[o] · q[o, j]`, output-major `[d_output, d_input]`.

@@ -7,7 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 /// rows: returns `(rows, d_output, d_input)` with `rows[o · d_input + j] = weight[j, o]`.
 pub fn output_major(weight: &Tensor<2>) -> (Vec<f32>, usize, usize) {
     let [d_input, d_output] = weight.dims();
-    // The backend's own transpose, read back once: cheaper than a copy and a host transpose.
+    // The backend's own transpose, read back once: on flex a contiguous read back of the
+    // parameter costs more than this transposing one.
     let data = weight.clone().transpose().into_data().convert::<f32>();
     let rows = data.try_into_vec::<f32>().expect("f32 after convert");
     (rows, d_output, d_input)
@@ -25,17 +26,19 @@ pub fn input_major_tensor(
     Tensor::from_data(TensorData::new(values, [d_input, d_output]), device)
 }
 
-/// The transpose of a row-major `[rows, cols]` matrix, in 32 × 32 tiles so that both the
-/// reads and the writes stay in cache.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 32;
+/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix, in blocks of 32 output
+/// rows: each input row gives 32 contiguous reads, written to 32 output rows at the same
+/// column, so that both sides stream through cache. One thread: for a layer's weights, waking
+/// a second one costs more than it saves on 2 cores.
+pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const BLOCK: usize = 32;
+    assert_eq!(values.len(), rows * cols, "transpose: shape");
     let mut out = vec![0.0; values.len()];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = values[r * cols + c];
-                }
+    for c0 in (0..cols).step_by(BLOCK) {
+        let width = (cols - c0).min(BLOCK);
+        for (r, row) in values.chunks_exact(cols).enumerate() {
+            for (c, &value) in row[c0..c0 + width].iter().enumerate() {
+                out[(c0 + c) * rows + r] = value;
             }
         }
     }
