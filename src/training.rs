@@ -119,15 +119,11 @@ impl TrainingConfig {
     /// Checks the hyper-parameters: every count at least 1, a positive finite learning
     /// rate. The error names the field and its value.
     pub fn check(&self) -> Result<(), String> {
-        for (name, value) in [
+        check_counts(&[
             ("epochs", self.epochs),
             ("batch_size", self.batch_size),
             ("eval_batch_size", self.eval_batch_size),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be at least 1, got 0"));
-            }
-        }
+        ])?;
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return Err(format!(
                 "learning_rate must be positive and finite, got {}",
@@ -135,6 +131,14 @@ impl TrainingConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// Checks that every named count is at least 1; the error names the first that is 0.
+pub(crate) fn check_counts(counts: &[(&str, usize)]) -> Result<(), String> {
+    match counts.iter().find(|(_, value)| *value == 0) {
+        Some((name, _)) => Err(format!("{name} must be at least 1, got 0")),
+        None => Ok(()),
     }
 }
 

@@ -195,16 +195,12 @@ impl LearnerConfig {
     /// Checks the hyper-parameters: every count at least 1, a finite learning rate of at
     /// least 0, a positive finite epsilon. The error names the field and its value.
     pub fn check(&self) -> Result<(), String> {
-        for (name, value) in [
+        crate::training::check_counts(&[
             ("epochs", self.epochs),
             ("batch_size", self.batch_size),
             ("eval_batch_size", self.eval_batch_size),
             ("keep_checkpoints", self.keep_checkpoints),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be at least 1, got 0"));
-            }
-        }
+        ])?;
         if !(self.learning_rate >= 0.0 && self.learning_rate.is_finite()) {
             return Err(format!(
                 "learning_rate must be finite and at least 0, got {}",

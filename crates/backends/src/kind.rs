@@ -113,12 +113,6 @@ impl BackendKind {
         }
     }
 
-    /// The backend a `--backend` flag asks for: `name` if given (and compiled in), else
-    /// [`BackendKind::default_cpu`].
-    pub fn from_flag(name: Option<&str>) -> Result<BackendKind, BackendError> {
-        name.map_or_else(Self::default_cpu, Self::parse_compiled)
-    }
-
     /// The backend's default device (not autodiff; call `.autodiff()` to train).
     ///
     /// # Panics

@@ -343,33 +343,28 @@ pub fn compress<M: Module>(
 ) -> Result<(M, Vec<LayerReport>), SampledLinearError> {
     plan.sampling.check()?;
     let layers = compressible_layers(&model);
-    if let Some((path, _)) = plan
-        .amounts
-        .iter()
-        .find(|(path, _)| !layers.iter().any(|l| &l.path == path))
-    {
-        let known: Vec<&str> = layers.iter().map(|l| l.path.as_str()).collect();
-        return Err(SampledLinearError::config(
-            "amounts",
-            format!("a path `{path}`"),
-            format!("a compressible layer of the model: {}", known.join(", ")),
-        ));
-    }
     let selected: Vec<(usize, &CompressibleLayer)> = layers
         .iter()
         .enumerate()
         .filter(|(position, layer)| plan.layers.selects(*position, layers.len(), layer.kind))
         .collect();
-    if let Some((path, _)) = plan
-        .amounts
-        .iter()
-        .find(|(path, _)| !selected.iter().any(|(_, l)| &l.path == path))
-    {
-        return Err(SampledLinearError::config(
-            "amounts",
-            format!("a path `{path}`"),
-            format!("a layer the selection `{}` takes", plan.layers),
-        ));
+    // Every planned amount names a layer of the model that the selection takes.
+    for (path, _) in &plan.amounts {
+        if !layers.iter().any(|l| &l.path == path) {
+            let known: Vec<&str> = layers.iter().map(|l| l.path.as_str()).collect();
+            return Err(SampledLinearError::config(
+                "amounts",
+                format!("a path `{path}`"),
+                format!("a compressible layer of the model: {}", known.join(", ")),
+            ));
+        }
+        if !selected.iter().any(|(_, l)| &l.path == path) {
+            return Err(SampledLinearError::config(
+                "amounts",
+                format!("a path `{path}`"),
+                format!("a layer the selection `{}` takes", plan.layers),
+            ));
+        }
     }
     let mut chosen = HashMap::new();
     for (number, (_, layer)) in selected.into_iter().enumerate() {
