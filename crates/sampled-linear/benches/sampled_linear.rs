@@ -15,8 +15,8 @@
 //!
 //! - `train_<backend>`: one training step of the same layer at batch 64 (forward, backward to
 //!   the weights): the dense `Linear` against `ResampledLinear` at K = 0.25 and 1 with each
-//!   kernel, and the host sampling alone (`SampledWeights::draw`), which every re-sampled step
-//!   pays.
+//!   kernel, the host sampling alone (`SampledWeights::draw`), which every re-sampled step
+//!   pays, and the read back of the weights, as stored and through `host_values`.
 //!
 //! After the runs it prints each sampled forward's (or step's) time as a ratio to the dense
 //! layer's, on the same backend in the same run.
@@ -150,6 +150,18 @@ fn train_steps(criterion: &mut Criterion, kind: BackendKind) -> (String, Vec<Str
         })
     });
     let mut names = Vec::new();
+    // Reading the weights back: the parameter itself (shared storage), and through
+    // `host_values` (a fresh copy), which every sampling path uses.
+    let weight = trainable.weight.val();
+    for (name, fresh) in [("read_shared", false), ("read_host_values", true)] {
+        group.bench_function(name, |b| {
+            b.iter(|| match fresh {
+                true => mcnn_backends::host_values(weight.clone()),
+                false => weight.clone().into_data().try_to_vec::<f32>().expect("f32"),
+            })
+        });
+        names.push(name.to_string());
+    }
     let (rows, d_output, d_input) = output_major(&dense.weight.val());
     for k in [0.25, 1.0] {
         let config = SamplingConfig::new(Budget::Amount(k)).with_seed(5);
