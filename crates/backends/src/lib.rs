@@ -18,6 +18,38 @@
 //! ```
 #![allow(deprecated)] // NdArray is deprecated upstream in favour of Flex; we keep testing it.
 
+/// The `Module` methods of a module whose state lives on the host, not in tensors on a device
+/// (a recorded size, a step count): no devices to collect, nothing to move or fork, the same
+/// in training and inference. Written inside the `impl Module` block, beside its `visit` and
+/// `map`.
+macro_rules! host_state_module {
+    () => {
+        fn collect_devices(&self, devices: burn::module::Devices) -> burn::module::Devices {
+            devices
+        }
+
+        fn fork(self, _device: &burn::tensor::Device) -> Self {
+            self
+        }
+
+        fn to_device(self, _device: &burn::tensor::Device) -> Self {
+            self
+        }
+
+        fn train(self) -> Self {
+            self
+        }
+
+        fn valid(&self) -> Self {
+            self.clone()
+        }
+
+        fn materialize(self) -> Self {
+            self
+        }
+    };
+}
+
 pub mod bench;
 mod harness;
 mod host;

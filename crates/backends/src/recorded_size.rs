@@ -27,8 +27,8 @@
 //! ```
 
 use burn::module::{
-    Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor,
-    Param, ParamId,
+    Content, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor, Param,
+    ParamId,
 };
 use burn::tensor::{Bool, Tensor};
 
@@ -76,29 +76,7 @@ impl PartialEq for RecordedSize {
 }
 
 impl Module for RecordedSize {
-    fn collect_devices(&self, devices: Devices) -> Devices {
-        devices
-    }
-
-    fn fork(self, _device: &burn::tensor::Device) -> Self {
-        self
-    }
-
-    fn to_device(self, _device: &burn::tensor::Device) -> Self {
-        self
-    }
-
-    fn train(self) -> Self {
-        self
-    }
-
-    fn valid(&self) -> Self {
-        self.clone()
-    }
-
-    fn materialize(self) -> Self {
-        self
-    }
+    host_state_module!();
 
     fn visit<V: ModuleVisitor>(&self, visitor: &mut V) {
         visitor.visit_bool(&self.as_param());
