@@ -227,9 +227,12 @@ impl FanInLinear {
         let device = weight.device();
         let dense = mcnn_backends::host_values(weight);
         let keep = mask.to_data().iter::<bool>().collect::<Vec<_>>();
-        let (indices, weights, k) = pack_rows(d_output, d_input, |o, j| {
-            keep[j * d_output + o].then_some(dense[j * d_output + o])
-        });
+        let (indices, weights, k) = pack_rows(
+            d_output,
+            d_input,
+            |o, j| keep[j * d_output + o],
+            |o, j| dense[j * d_output + o],
+        );
         Self::try_from_indices(
             Tensor::from_data(TensorData::new(weights, [d_output, k]), &device),
             Tensor::from_data(TensorData::new(indices, [d_output, k]), &device),

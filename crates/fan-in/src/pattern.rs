@@ -2,6 +2,7 @@
 //! matrix into constant fan-in form.
 
 use mcnn_sequences::counter_hash::CounterHash;
+use rayon::prelude::*;
 
 /// `k` distinct inputs out of `d_input` for each of `d_output` rows, uniform, row-major
 /// `[d_output, k]`: Floyd's algorithm on a counter-based stream per row (so a row does not
@@ -33,37 +34,45 @@ pub fn random_indices(d_output: usize, k: usize, d_input: usize, seed: u64) -> V
 }
 
 /// Packs the kept entries of a row-major `[rows, cols]` matrix into constant fan-in form:
-/// `kept(r, c)` gives the value to keep at row `r`, column `c`, or `None`. Returns the column
-/// indices and the values, both row-major `[rows, k]`, and `k`: the largest number of kept
-/// entries in a row (at least 1). Shorter rows are padded with index 0 and `T::default()`,
-/// which adds nothing when `T` is a number.
-pub fn pack_rows<T: Copy + Default>(
+/// `kept(r, c)` says whether row `r` keeps column `c`, and `value(r, c)` is its value. Returns
+/// the column indices and the values, both row-major `[rows, k]`, and `k`: the largest number
+/// of kept entries in a row (at least 1). Shorter rows are padded with index 0 and
+/// `T::default()`, which adds nothing when `T` is a number.
+///
+/// Rows are packed in parallel and without a branch per entry (whether an entry is kept is
+/// often a coin flip, which a branch would mispredict): every entry is written to a scratch row
+/// and the slot advances where it is kept. `value` is called for every entry, kept or not.
+pub fn pack_rows<T: Copy + Default + Send + Sync>(
     rows: usize,
     cols: usize,
-    kept: impl Fn(usize, usize) -> Option<T>,
+    kept: impl Fn(usize, usize) -> bool + Sync,
+    value: impl Fn(usize, usize) -> T + Sync,
 ) -> (Vec<i64>, Vec<T>, usize) {
-    // One flat list of the kept entries and where each row starts: no allocation per row.
-    let mut entries: Vec<(i64, T)> = Vec::new();
-    let mut starts = Vec::with_capacity(rows + 1);
-    for r in 0..rows {
-        starts.push(entries.len());
-        entries.extend((0..cols).filter_map(|c| kept(r, c).map(|value| (c as i64, value))));
-    }
-    starts.push(entries.len());
-    let k = starts
-        .windows(2)
-        .map(|w| w[1] - w[0])
+    let k = (0..rows)
+        .into_par_iter()
+        .map(|r| (0..cols).filter(|&c| kept(r, c)).count())
         .max()
         .unwrap_or(0)
         .max(1);
     let mut indices = vec![0i64; rows * k];
     let mut values = vec![T::default(); rows * k];
-    for r in 0..rows {
-        for (slot, &(c, value)) in entries[starts[r]..starts[r + 1]].iter().enumerate() {
-            indices[r * k + slot] = c;
-            values[r * k + slot] = value;
-        }
-    }
+    indices
+        .par_chunks_mut(k)
+        .zip(values.par_chunks_mut(k))
+        .enumerate()
+        .for_each_init(
+            || (vec![0i64; cols], vec![T::default(); cols]),
+            |(all_c, all_v), (r, (indices, values))| {
+                let mut slot = 0;
+                for c in 0..cols {
+                    all_c[slot] = c as i64;
+                    all_v[slot] = value(r, c);
+                    slot += usize::from(kept(r, c));
+                }
+                indices[..slot].copy_from_slice(&all_c[..slot]);
+                values[..slot].copy_from_slice(&all_v[..slot]);
+            },
+        );
     (indices, values, k)
 }
 
@@ -106,7 +115,7 @@ mod tests {
         // [[0, 5, 0], [7, 0, 8], [0, 0, 0]]
         let dense = [0, 5, 0, 7, 0, 8, 0, 0, 0];
         let (indices, values, k) =
-            pack_rows(3, 3, |r, c| Some(dense[r * 3 + c]).filter(|&v| v != 0));
+            pack_rows(3, 3, |r, c| dense[r * 3 + c] != 0, |r, c| dense[r * 3 + c]);
         assert_eq!(k, 2);
         assert_eq!(indices, vec![1, 0, 0, 2, 0, 0]);
         assert_eq!(values, vec![5, 0, 7, 8, 0, 0]);

@@ -72,9 +72,16 @@ impl Kernel {
     /// Whether this kernel runs the sparse op for `rows` rows of `k` non-zeros (the widest)
     /// out of `d_input`.
     pub fn is_sparse(self, k: usize, d_input: usize, rows: usize) -> bool {
+        self.is_sparse_below(Self::DENSE_FROM, k, d_input, rows)
+    }
+
+    /// [`is_sparse`](Self::is_sparse) with [`Kernel::Auto`] switching to the dense kernel from
+    /// `dense_from` of the inputs instead of [`DENSE_FROM`](Self::DENSE_FROM) (a training step,
+    /// which pays more around the sparse op, switches earlier).
+    pub fn is_sparse_below(self, dense_from: f64, k: usize, d_input: usize, rows: usize) -> bool {
         match self {
             Self::Auto => {
-                (k as f64) < Self::DENSE_FROM * d_input as f64
+                (k as f64) < dense_from * d_input as f64
                     && d_input * rows >= Self::SPARSE_FROM_WEIGHTS
             }
             Self::Sparse => true,

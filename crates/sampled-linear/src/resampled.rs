@@ -24,7 +24,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mcnn_backends::StepCounter;
-use mcnn_fan_in::fan_in;
+use mcnn_fan_in::{fan_in, pack_rows};
 use rayon::prelude::*;
 
 use crate::config::SamplingConfig;
@@ -165,14 +165,12 @@ impl ResampledLinear {
 
     /// Whether this step runs the fan-in op (else the product with the masked weights).
     fn is_sparse(&self, sample: &StepSample) -> bool {
-        let (k, d_input, rows) = (sample.widest, sample.d_input, sample.d_output);
-        match self.kernel {
-            Kernel::Auto => {
-                (k as f64) < Self::SPARSE_BELOW * d_input as f64
-                    && d_input * rows >= Kernel::SPARSE_FROM_WEIGHTS
-            }
-            kernel => kernel.is_sparse(k, d_input, rows),
-        }
+        self.kernel.is_sparse_below(
+            Self::SPARSE_BELOW,
+            sample.widest,
+            sample.d_input,
+            sample.d_output,
+        )
     }
 
     /// Training steps so far.
@@ -242,39 +240,21 @@ struct StepSample {
 }
 
 impl StepSample {
-    /// The fan-in form, all `[d_output, widest]`: the sampled inputs, their positions in
-    /// Burn's flattened `[d_input, d_output]` weight, and their factors (padding: input 0,
-    /// factor 0). Rows are packed in parallel.
+    /// The fan-in form, all `[d_output, k]`: the sampled inputs, their positions in Burn's
+    /// flattened `[d_input, d_output]` weight, and their factors (padding: input 0, factor 0).
     fn packed(&self, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>, Tensor<2>) {
-        let (d_output, d_input, k) = (self.d_output, self.d_input, self.widest);
-        let mut indices = vec![0i64; d_output * k];
-        let mut positions = vec![0i64; d_output * k];
-        let mut factors = vec![0.0f32; d_output * k];
-        indices
-            .par_chunks_mut(k)
-            .zip(positions.par_chunks_mut(k))
-            .zip(factors.par_chunks_mut(k))
-            .zip(self.q.par_chunks(d_input))
-            .zip(self.factors.par_chunks(d_input))
+        let (d_output, d_input) = (self.d_output, self.d_input);
+        let (indices, factors, k) = pack_rows(
+            d_output,
+            d_input,
+            |o, j| self.q[o * d_input + j] != 0,
+            |o, j| self.factors[o * d_input + j],
+        );
+        let positions: Vec<i64> = indices
+            .chunks(k)
             .enumerate()
-            .for_each_init(
-                || (vec![0i64; d_input], vec![0.0f32; d_input]),
-                |(all_j, all_f), (o, ((((indices, positions), factors), q), f))| {
-                    // Every entry is written, and the slot advances where it was sampled: no
-                    // branch to mispredict (whether a weight was sampled is a coin flip).
-                    let mut kept = 0;
-                    for (j, (&q, &f)) in q.iter().zip(f).enumerate() {
-                        all_j[kept] = j as i64;
-                        all_f[kept] = f;
-                        kept += usize::from(q != 0);
-                    }
-                    indices[..kept].copy_from_slice(&all_j[..kept]);
-                    factors[..kept].copy_from_slice(&all_f[..kept]);
-                    for (position, &j) in positions.iter_mut().zip(indices.iter()) {
-                        *position = j * d_output as i64 + o as i64;
-                    }
-                },
-            );
+            .flat_map(|(o, row)| row.iter().map(move |&j| j * d_output as i64 + o as i64))
+            .collect();
         (
             Tensor::from_data(TensorData::new(indices, [d_output, k]), device),
             Tensor::from_data(TensorData::new(positions, [d_output * k]), device),
