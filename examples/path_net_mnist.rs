@@ -9,31 +9,30 @@
 //! For every generator (Sobol', random walks, importance-sampled walks that follow `|w|` of the
 //! dense MLP trained with the same seed), number of paths and seed it trains a `PathNet` from
 //! scratch and measures the test accuracy, the training time per epoch and the peak heap
-//! memory of the training (a counting allocator: CPU backends only). Every run is appended to
-//! `--out` as one JSON line when it finishes. At the end: a Markdown table (mean ± sd over the
-//! seeds), the least-squares slopes of time and memory against the number of paths and of
-//! trained weights, and plots. `--report-from a.jsonl,b.jsonl` makes the same report from
-//! recorded runs without training.
+//! memory of the run (a counting allocator: CPU backends only). The runs are those of the
+//! sweep's `paths` experiment (`dense`, then `SOURCE/P` for every generator and number of
+//! paths; [`mcnn::sweep`]), and `--out` is a sweep results file: every run is appended as one
+//! JSON line when it finishes, with the networks' setup, the trained weights and the peak, and
+//! a rerun with the same `--out` and setup resumes where it stopped. At the end: a Markdown
+//! table (mean ± sd over the seeds), the least-squares slopes of time and memory against the
+//! number of paths and of trained weights, and plots. `--report-from a.jsonl,b.jsonl` makes the
+//! same report from recorded runs without training.
 
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::serde::{Deserialize, Serialize};
 use clap::{Parser, ValueEnum};
+use mcnn::backends::BackendKind;
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
-use mcnn::backends::{BackendKind, host_device, materialize};
 use mcnn::cli::{compiled_backend, default_backend, exit_code};
 use mcnn::datasets::{Source, data_dir};
-use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
-use mcnn::path_net::{
-    Duplicates, PathGenerator, PathInit, PathLinearConfig, PathNetConfig, generate_paths,
-    importance_paths,
-};
 use mcnn::plot::{LinePlot, Series};
-use mcnn::sweep::mean_sd;
-use mcnn::training::{Trainer, TrainingConfig, TrainingData};
+use mcnn::sweep::{
+    Experiment, Grid, PathSource, PathsDuplicates, PathsInit, PathsSetup, ResultsFile, RunRow,
+    Runner, SettingValue, mean_sd,
+};
+use mcnn::training::{TrainingConfig, TrainingData};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -49,8 +48,8 @@ struct Args {
     paths: Vec<usize>,
     /// Path generators: `sobol` (plain), `owen` (scrambled Sobol'), `random` (random walks),
     /// `importance` (Sobol' coordinates through |w| of the dense MLP of the same seed).
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sobol", "random", "importance"])]
-    generators: Vec<Generator>,
+    #[arg(long, value_delimiter = ',', default_values = ["sobol", "random", "importance"])]
+    generators: Vec<PathSource>,
     /// Seeds per setting: weights, data order, and the walks of `random`/`owen`.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -76,7 +75,8 @@ struct Args {
     /// Backend: flex, ndarray or wgpu, among those compiled in.
     #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
     backend: BackendKind,
-    /// JSON lines, one per finished run (appended).
+    /// Results file (the sweep's JSON lines): each finished run is appended; the runs already
+    /// in it (of the same setup) are not run again.
     #[arg(long)]
     out: Option<PathBuf>,
     /// SVG: test accuracy vs paths.
@@ -85,12 +85,12 @@ struct Args {
     /// SVG: training seconds per epoch vs trained weights.
     #[arg(long)]
     plot_time: Option<PathBuf>,
-    /// Train nothing: report (tables, fits, plots) the runs recorded in these `--out` files.
+    /// Train nothing: report (tables, fits, plots) the runs recorded in these results files.
     #[arg(long, value_delimiter = ',')]
     report_from: Vec<PathBuf>,
 }
 
-/// One finished training run.
+/// One finished training run, as the report reads it.
 #[derive(Clone, Debug)]
 struct Run {
     generator: String,
@@ -105,34 +105,6 @@ struct Run {
 
 fn main() -> ExitCode {
     exit_code(run(&Args::parse()))
-}
-
-/// `--generators`: how the paths are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Generator {
-    Sobol,
-    Owen,
-    Random,
-    Importance,
-}
-
-impl Generator {
-    /// The name recorded in the results: the flag's value.
-    fn name(self) -> String {
-        self.to_possible_value()
-            .expect("no skipped variants")
-            .get_name()
-            .to_string()
-    }
-
-    /// The path generator for `seed` (importance sampling walks Sobol' points through |w|).
-    fn paths(self, seed: u64) -> PathGenerator {
-        match self {
-            Self::Sobol | Self::Importance => PathGenerator::Sobol,
-            Self::Owen => PathGenerator::SobolScrambled { seed },
-            Self::Random => PathGenerator::RandomWalk { seed },
-        }
-    }
 }
 
 /// `--init`: the path layers' initial weights.
@@ -153,36 +125,65 @@ fn run(args: &Args) -> Result<(), String> {
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }
-    let gain = std::f64::consts::SQRT_2;
-    let init = match args.init {
-        Init::Kaiming => PathInit::KaimingUniform { gain },
-        Init::Constant => PathInit::Constant { gain },
-    };
-    let duplicates = match args.duplicates {
-        DuplicatesArg::Merge => Duplicates::Merge,
-        DuplicatesArg::Keep => Duplicates::Keep,
-    };
     if !args.report_from.is_empty() {
         let (setup, runs) = recorded(&args.report_from)?;
         return report(&runs, &setup, args);
     }
-    let kind = args.backend;
-    let setup = Setup::of(args, kind);
+    let setup = Setup {
+        backend: args.backend,
+        network: PathsSetup {
+            duplicates: match args.duplicates {
+                DuplicatesArg::Merge => PathsDuplicates::Merge,
+                DuplicatesArg::Keep => PathsDuplicates::Keep,
+            },
+            fixed_sign: args.fixed_sign,
+            init: match args.init {
+                Init::Kaiming => PathsInit::Kaiming,
+                Init::Constant => PathsInit::Constant,
+            },
+            widths: args.widths.clone(),
+        },
+        epochs: args.epochs,
+        learning_rate: args.learning_rate,
+    };
+    let mut settings = vec!["dense".to_string()];
+    for generator in &args.generators {
+        settings.extend(args.paths.iter().map(|p| format!("{generator}/{p}")));
+    }
+    let grid = Grid::new(Experiment::Paths, &settings, args.seeds, vec![args.backend])
+        .map_err(|e| format!("--paths: {e}"))?;
+    let config = TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_learning_rate(args.learning_rate);
+    config.check()?;
     let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
-    let device = kind.device();
     let mut out = match &args.out {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("--out {}: {e}", path.display()))?,
-        ),
+        Some(path) => Some(open_results(path, &setup)?),
         None => None,
     };
+    let mut rows: Vec<RunRow> = out.as_ref().map_or(Vec::new(), |o| o.rows().to_vec());
+    let mut runner = Runner::new(Experiment::Paths, data.trainer(config))
+        .with_paths_setup(setup.network.clone());
+    let todo: Vec<_> = grid
+        .runs()
+        .into_iter()
+        .filter(|key| !out.as_ref().is_some_and(|o| o.is_done(key)))
+        .collect();
+    eprintln!(
+        "E5 on {}: widths {:?}, {} epoch(s), {} seed(s): {} runs, {} already done, dense MLP first",
+        args.backend,
+        args.widths,
+        args.epochs,
+        args.seeds,
+        grid.runs().len(),
+        grid.runs().len() - todo.len()
+    );
     let started = Instant::now();
-    let mut runs: Vec<Run> = Vec::new();
-    let mut record = |run: Run| -> Result<(), String> {
+    for key in todo {
+        let (row, peak) = peak_extra_bytes(|| runner.run(&key));
+        let mut row = row.map_err(|e| e.to_string())?;
+        row.extras.peak_mib = Some(peak as f64 / (1 << 20) as f64);
+        let run = Run::of(&row)?;
         eprintln!(
             "[{:>6.0} s] {:<10} P={:<7} seed {}: accuracy {:.4}, {:.2} s/epoch, peak {:.1} MiB, {} weights",
             started.elapsed().as_secs_f64(),
@@ -194,119 +195,53 @@ fn run(args: &Args) -> Result<(), String> {
             run.peak_mib,
             run.weights
         );
-        if let Some(file) = out.as_mut() {
-            let line = serde_json::to_string(&setup.line(&run)).map_err(|e| e.to_string())?;
-            writeln!(file, "{line}").map_err(|e| format!("--out: {e}"))?;
+        if let Some(out) = out.as_mut() {
+            out.append(row.clone()).map_err(|e| e.to_string())?;
         }
-        runs.push(run);
-        Ok(())
-    };
-    let trainer = MeasuredTrainer {
-        trainer: data.trainer(
-            TrainingConfig::new()
-                .with_epochs(args.epochs)
-                .with_learning_rate(args.learning_rate),
-        ),
-        device: &device,
-    };
-    trainer.trainer.config.check()?;
-    let dense_weights: usize = args.widths.windows(2).map(|w| w[0] * w[1]).sum();
-
-    eprintln!(
-        "E5 on {kind}: widths {:?}, {} epoch(s), {} seed(s), dense MLP first",
-        args.widths, args.epochs, args.seeds
-    );
-    let mut dense_models: Vec<Mlp> = Vec::new();
-    for seed in 1..=args.seeds {
-        let host = host_device();
-        host.seed(seed);
-        let mlp = materialize(MlpConfig::new(args.widths.clone()).init(&host));
-        let (mlp, accuracy, seconds, peak) = trainer.fit(mlp, seed);
-        record(Run {
-            generator: "dense".into(),
-            paths: 0,
-            seed,
-            weights: dense_weights,
-            accuracy,
-            seconds_per_epoch: seconds,
-            peak_mib: peak,
-        })?;
-        dense_models.push(mlp);
+        rows.push(row);
     }
-    for &generator in &args.generators {
-        let name = generator.name();
-        for &paths in &args.paths {
-            for seed in 1..=args.seeds {
-                let config = PathNetConfig::new(args.widths.clone(), paths)
-                    .with_generator(generator.paths(seed))
-                    .with_layer(
-                        PathLinearConfig::new()
-                            .with_init(init)
-                            .with_fixed_sign(args.fixed_sign)
-                            .with_duplicates(duplicates)
-                            .with_seed(seed),
-                    );
-                let host = host_device();
-                let generated = if generator == Generator::Importance {
-                    let dense: Vec<_> = dense_models[seed as usize - 1]
-                        .layers
-                        .iter()
-                        .map(|layer| layer.as_dense().expect("trained dense").clone())
-                        .collect();
-                    importance_paths(&dense, paths, config.generator)
-                } else {
-                    generate_paths(&args.widths, paths, config.generator)
-                }
-                .map_err(|e| e.to_string())?;
-                if seed == 1 {
-                    for t in 0..args.widths.len() - 1 {
-                        eprintln!(
-                            "{name} P={paths} layer {t}→{}: {}",
-                            t + 1,
-                            generated.edges(t).balance()
-                        );
-                    }
-                }
-                let net = config
-                    .try_init_with_paths(&generated, &host)
-                    .map_err(|e| e.to_string())?;
-                let weights = net.edges();
-                let (_, accuracy, seconds, peak) = trainer.fit(net, seed);
-                record(Run {
-                    generator: name.clone(),
-                    paths,
-                    seed,
-                    weights,
-                    accuracy,
-                    seconds_per_epoch: seconds,
-                    peak_mib: peak,
-                })?;
-            }
-        }
-    }
+    let runs = rows.iter().map(Run::of).collect::<Result<Vec<_>, _>>()?;
     report(&runs, &setup, args)
 }
 
-/// What every run shares: the data and training budget, and the device.
-struct MeasuredTrainer<'a> {
-    trainer: Trainer<'a>,
-    device: &'a burn::tensor::Device,
+/// The results file at `path`, whose runs (if any) must be of `setup`.
+fn open_results(path: &Path, setup: &Setup) -> Result<ResultsFile, String> {
+    let file = ResultsFile::open(path).map_err(|e| format!("--out: {e}"))?;
+    file.check_experiment(Experiment::Paths)
+        .map_err(|e| format!("--out: {e}"))?;
+    for (n, row) in file.rows().iter().enumerate() {
+        let theirs =
+            Setup::of(row).map_err(|e| format!("--out {}: run {}: {e}", path.display(), n + 1))?;
+        if theirs != *setup {
+            return Err(format!(
+                "--out {}: run {} has another setup ({theirs:?}) than this command's \
+                 ({setup:?}): use another file",
+                path.display(),
+                n + 1
+            ));
+        }
+    }
+    Ok(file)
 }
 
-impl MeasuredTrainer<'_> {
-    /// Trains `model` with data order `seed`: the trained model, its final test accuracy,
-    /// the mean training seconds per epoch and the peak heap MiB above the starting level.
-    fn fit<M: ImageClassifier>(&self, model: M, seed: u64) -> (M, f64, f64, f64) {
-        let trainer = self.trainer.with_seed(seed);
-        let ((model, reports), peak) = peak_extra_bytes(|| trainer.fit(model, self.device, |_| {}));
-        let last = reports.last().expect("at least one epoch");
-        let seconds = reports.iter().map(|r| r.train_seconds).sum::<f64>() / reports.len() as f64;
-        (
-            model,
-            last.test_accuracy,
-            seconds,
-            peak as f64 / (1 << 20) as f64,
-        )
+impl Run {
+    /// The run a results row records; an error names what an E5 report needs and it lacks.
+    fn of(row: &RunRow) -> Result<Self, String> {
+        let missing = |field: &str| format!("{field} is not recorded");
+        let (generator, paths) = match row.key.setting.value() {
+            SettingValue::DenseBaseline => ("dense".to_string(), 0),
+            SettingValue::Paths { source, paths } => (source.to_string(), paths),
+            other => return Err(format!("setting {other:?} is not a path network")),
+        };
+        Ok(Self {
+            generator,
+            paths,
+            seed: row.key.seed,
+            weights: row.extras.weights.ok_or_else(|| missing("weights"))?,
+            accuracy: row.accuracy,
+            seconds_per_epoch: row.seconds_per_epoch,
+            peak_mib: row.extras.peak_mib.ok_or_else(|| missing("peak_mib"))?,
+        })
     }
 }
 
@@ -352,163 +287,69 @@ fn settings(runs: &[Run]) -> Vec<(String, usize, Vec<&Run>)> {
     out
 }
 
-/// What the runs of one report share: from the command line, or from the recorded lines.
+/// What the runs of one report share: from the command line, or from the recorded rows.
 #[derive(Clone, Debug, PartialEq)]
 struct Setup {
-    backend: String,
-    widths: Vec<usize>,
+    backend: BackendKind,
+    network: PathsSetup,
     epochs: usize,
     learning_rate: f64,
-    init: String,
-    fixed_sign: bool,
-    duplicates: String,
 }
 
 impl Setup {
-    fn of(args: &Args, kind: BackendKind) -> Self {
-        Self {
-            backend: kind.to_string(),
-            widths: args.widths.clone(),
-            epochs: args.epochs,
-            learning_rate: args.learning_rate,
-            init: match args.init {
-                Init::Kaiming => "kaiming",
-                Init::Constant => "constant",
-            }
-            .into(),
-            fixed_sign: args.fixed_sign,
-            duplicates: match args.duplicates {
-                DuplicatesArg::Merge => "merge",
-                DuplicatesArg::Keep => "keep",
-            }
-            .into(),
-        }
-    }
-
-    /// The line of `--out` for `run`.
-    fn line(&self, run: &Run) -> Line {
-        Line {
-            accuracy: run.accuracy,
-            backend: self.backend.clone(),
-            duplicates: Some(self.duplicates.clone()),
-            epochs: self.epochs,
-            experiment: "E5".into(),
-            fixed_sign: self.fixed_sign,
-            generator: run.generator.clone(),
-            init: self.init.clone(),
-            learning_rate: self.learning_rate,
-            merge_duplicates: None,
-            paths: run.paths,
-            peak_mib: run.peak_mib,
-            seconds_per_epoch: run.seconds_per_epoch,
-            seed: run.seed,
-            weights: run.weights,
-            widths: self.widths.clone(),
-        }
+    /// The setup `row` records; an error names what it lacks.
+    fn of(row: &RunRow) -> Result<Self, String> {
+        let missing = |field: &str| format!("{field} is not recorded");
+        Ok(Self {
+            backend: row.key.backend,
+            network: row
+                .extras
+                .network
+                .clone()
+                .ok_or_else(|| missing("network"))?,
+            epochs: row.extras.epochs.ok_or_else(|| missing("epochs"))?,
+            learning_rate: row
+                .extras
+                .learning_rate
+                .ok_or_else(|| missing("learning_rate"))?,
+        })
     }
 }
 
-/// One line of `--out`: the setup and one run, its keys in alphabetical order as the recorded
-/// files have them.
-#[derive(Serialize, Deserialize)]
-#[serde(crate = "burn::serde", deny_unknown_fields)]
-struct Line {
-    accuracy: f64,
-    backend: String,
-    /// `merge` or `keep`; absent in the oldest files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    duplicates: Option<String>,
-    epochs: usize,
-    experiment: String,
-    fixed_sign: bool,
-    generator: String,
-    init: String,
-    learning_rate: f64,
-    /// What older files recorded instead of `duplicates`; never written.
-    #[serde(default, skip_serializing)]
-    merge_duplicates: Option<bool>,
-    paths: usize,
-    peak_mib: f64,
-    seconds_per_epoch: f64,
-    seed: u64,
-    weights: usize,
-    widths: Vec<usize>,
-}
-
-impl Line {
-    /// The setup and the run of a recorded line; `None` if it is not a line of this example.
-    fn parse(text: &str) -> Option<(Setup, Run)> {
-        let line: Line = serde_json::from_str(text).ok()?;
-        if line.experiment != "E5" {
-            return None;
-        }
-        let setup = Setup {
-            backend: line.backend,
-            widths: line.widths,
-            epochs: line.epochs,
-            learning_rate: line.learning_rate,
-            init: line.init,
-            fixed_sign: line.fixed_sign,
-            // Older runs recorded a `merge_duplicates` flag, the oldest nothing (they kept all).
-            duplicates: match (line.duplicates, line.merge_duplicates) {
-                (Some(d), _) => d,
-                (None, Some(true)) => "merge".into(),
-                (None, _) => "keep".into(),
-            },
-        };
-        let run = Run {
-            generator: line.generator,
-            paths: line.paths,
-            seed: line.seed,
-            weights: line.weights,
-            accuracy: line.accuracy,
-            seconds_per_epoch: line.seconds_per_epoch,
-            peak_mib: line.peak_mib,
-        };
-        Some((setup, run))
-    }
-}
-
-/// The runs recorded in `files` (JSON lines of `--out`), each (generator, paths, seed) once,
-/// and their common setup.
+/// The runs recorded in `files` (results files), each (setting, seed) once (the first), and
+/// their common setup.
 fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
     let mut setup: Option<Setup> = None;
-    let mut runs: Vec<Run> = Vec::new();
+    let mut rows: Vec<RunRow> = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("--report-from {}: {e}", file.display()))?;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let (this, run) = Line::parse(line).ok_or_else(|| {
-                format!(
-                    "--report-from {}: line {} is not a run of this example",
-                    file.display(),
-                    n + 1
-                )
-            })?;
+        let context =
+            |n: usize, e: String| format!("--report-from {}: run {n}: {e}", file.display());
+        let read = ResultsFile::read(file).map_err(|e| format!("--report-from: {e}"))?;
+        for (n, row) in read.into_iter().enumerate() {
+            if row.key.experiment != Experiment::Paths {
+                return Err(context(
+                    n + 1,
+                    format!("of experiment {}, not paths", row.key.experiment),
+                ));
+            }
+            let this = Setup::of(&row).map_err(|e| context(n + 1, e))?;
             match &setup {
                 None => setup = Some(this),
                 Some(first) if *first != this => {
-                    return Err(format!(
-                        "--report-from {}: line {} has another setup ({this:?}) than the first ({first:?})",
-                        file.display(),
-                        n + 1
+                    return Err(context(
+                        n + 1,
+                        format!("another setup ({this:?}) than the first ({first:?})"),
                     ));
                 }
                 Some(_) => {}
             }
-            let seen = runs.iter().any(|r| {
-                r.generator == run.generator && r.paths == run.paths && r.seed == run.seed
-            });
-            if !seen {
-                runs.push(run);
+            if !rows.iter().any(|r| r.key == row.key) {
+                rows.push(row);
             }
         }
     }
     let setup = setup.ok_or("--report-from: no runs in the files")?;
+    let runs = rows.iter().map(Run::of).collect::<Result<Vec<_>, _>>()?;
     if !runs.iter().any(|r| r.generator == "dense") {
         return Err("--report-from: no dense run to compare with".into());
     }
@@ -516,7 +357,7 @@ fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
 }
 
 fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
-    let dense_weights: usize = setup.widths.windows(2).map(|w| w[0] * w[1]).sum();
+    let dense_weights = setup.network.dense_weights();
     let seeds = runs
         .iter()
         .map(|r| r.seed)
@@ -532,16 +373,16 @@ fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
     println!(
         "\nE5 on {}: widths {:?}, {} epoch(s), lr {}, init {}{}, duplicates {}, {seeds} seed(s)\n",
         setup.backend,
-        setup.widths,
+        setup.network.widths,
         setup.epochs,
         setup.learning_rate,
-        setup.init,
-        if setup.fixed_sign {
+        setup.network.init.name(),
+        if setup.network.fixed_sign {
             ", fixed signs"
         } else {
             ""
         },
-        setup.duplicates,
+        setup.network.duplicates.name(),
     );
     println!(
         "| generator | paths | weights (fraction of dense) | test accuracy | vs dense | s/epoch | vs dense | peak MiB |"
@@ -628,6 +469,7 @@ fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
     let title = format!(
         "MLP {} on MNIST ({}, {} epoch(s), duplicates {}, mean of {seeds} seed(s))",
         setup
+            .network
             .widths
             .iter()
             .map(usize::to_string)
@@ -635,7 +477,7 @@ fn report(runs: &[Run], setup: &Setup, args: &Args) -> Result<(), String> {
             .join("/"),
         setup.backend,
         setup.epochs,
-        setup.duplicates,
+        setup.network.duplicates.name(),
     );
     if let Some(path) = &args.plot_accuracy {
         LinePlot {

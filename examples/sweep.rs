@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Experiments ([`mcnn::sweep::Experiment`]): `paths` (MNIST, a `PathNet` 784/300/300/10 of
-//! `value` Sobol' paths), `partitions` (MNIST, LeNet-5 with partition dropout of `value`
+//! `value` Sobol' paths; `random/4096`, `owen/4096` and `importance/4096` draw them otherwise,
+//! `dense` is the dense MLP of the same widths), `partitions` (MNIST, LeNet-5 with partition dropout of `value`
 //! partitions after both hidden layers), `sampled` (MNIST, the MLP 784-300-10 trained, then
 //! its `Linear` layers sampled at amount K = `value`) and `sampled-conv` (CIFAR-10, LeNet-5
 //! trained, then its convolution filters and `Linear` neurons sampled at K). Sampling is
@@ -38,7 +39,10 @@ use mcnn::backends::{BackendError, BackendKind};
 use mcnn::cli::exit_code;
 use mcnn::datasets::data_dir;
 use mcnn::plot::{LinePlot, Series};
-use mcnn::sweep::{Experiment, Grid, ResultsFile, RunKey, RunRow, Runner, Shard, ShardSpec, cells};
+use mcnn::sweep::{
+    Cell, Experiment, Grid, PathSource, ResultsFile, RunKey, RunRow, Runner, SettingValue, Shard,
+    ShardSpec, cells,
+};
 use mcnn::training::{Trainer, TrainingConfig, TrainingData};
 
 #[derive(Parser, Debug)]
@@ -48,7 +52,8 @@ struct Args {
     /// selection: `sampled/hidden`, `sampled-conv/inner` (all, hidden, inner, conv, linear).
     #[arg(long, required_unless_present_any = ["report", "merge"])]
     experiment: Option<Experiment>,
-    /// The swept values: numbers of paths or of partitions, or sampling amounts K.
+    /// The swept values: numbers of paths (`4096`, `random/4096`, … or `dense`) or of
+    /// partitions, or sampling amounts K.
     #[arg(long, value_delimiter = ',')]
     values: Vec<String>,
     /// Backends, each compiled in (`flex`, `ndarray`, `wgpu`).
@@ -248,30 +253,49 @@ fn report(rows: &[RunRow], out: &std::path::Path, args: &Args) -> Result<(), Str
     }
     print!("{}", mcnn::sweep::report(rows));
     let cells = cells(rows);
-    let mut backends: Vec<BackendKind> = Vec::new();
-    for c in &cells {
-        if !backends.contains(&c.backend) {
-            backends.push(c.backend);
-        }
-    }
     if let Some(path) = &args.plot {
-        let series = backends
+        // One line per backend and path source; the paths experiment's dense baseline is the
+        // reference line (the first backend's), not a point at x = 0.
+        let line = |c: &Cell| match c.setting.value() {
+            SettingValue::Paths { source, .. } if source != PathSource::Sobol => {
+                format!("{}, {source}", c.backend)
+            }
+            _ => c.backend.to_string(),
+        };
+        let points: Vec<&Cell> = cells
             .iter()
-            .map(|backend| Series {
-                name: backend.to_string(),
-                points: cells
-                    .iter()
-                    .filter(|c| c.backend == *backend)
-                    .map(|c| (c.setting.value().as_f64(), c.accuracy.0))
-                    .collect(),
-                markers_only: false,
-                y_errors: cells
-                    .iter()
-                    .filter(|c| c.backend == *backend)
-                    .map(|c| c.accuracy.1)
-                    .collect(),
+            .filter(|c| c.setting.value() != SettingValue::DenseBaseline)
+            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for c in &points {
+            if !names.contains(&line(c)) {
+                names.push(line(c));
+            }
+        }
+        let series = names
+            .iter()
+            .map(|name| {
+                let mine: Vec<&&Cell> = points.iter().filter(|c| line(c) == *name).collect();
+                Series {
+                    name: name.clone(),
+                    points: mine
+                        .iter()
+                        .map(|c| (c.setting.value().as_f64(), c.accuracy.0))
+                        .collect(),
+                    markers_only: false,
+                    y_errors: mine.iter().map(|c| c.accuracy.1).collect(),
+                }
             })
             .collect();
+        let dense = cells
+            .iter()
+            .find(|c| c.setting.value() == SettingValue::DenseBaseline)
+            .map(|c| {
+                (
+                    c.accuracy.0,
+                    format!("dense {:.4} ({})", c.accuracy.0, c.backend),
+                )
+            });
         LinePlot {
             title: format!(
                 "Sweep {}: test accuracy per backend (mean ± sd over seeds)",
@@ -280,7 +304,7 @@ fn report(rows: &[RunRow], out: &std::path::Path, args: &Args) -> Result<(), Str
             x_label: rows[0].key.experiment.value_label().into(),
             y_label: "test accuracy".into(),
             log_x: true,
-            y_reference: None,
+            y_reference: dense,
             series,
         }
         .write(path)?;

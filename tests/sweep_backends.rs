@@ -1,14 +1,17 @@
 //! The sweep's cross-backend check on a small grid: path networks on a MNIST subset, every
 //! (value, seed) from the same initial weights on every compiled backend. The first training
 //! steps' losses agree with the host backend to 1e-4 and the final accuracies within seed noise.
-//! And the sampling experiments report the sampled network, not the trained one.
+//! The sampling experiments report the sampled network, not the trained one, and the paths
+//! experiment records the setup it ran.
 
 use std::sync::Mutex;
 
 use mcnn::backends::BackendKind;
 use mcnn::datasets::Source;
 use mcnn::sampled_linear::LayerSelection;
-use mcnn::sweep::{Difference, Experiment, Grid, RunRow, Runner, cells};
+use mcnn::sweep::{
+    Difference, Experiment, Grid, PathsDuplicates, PathsSetup, RunRow, Runner, cells,
+};
 use mcnn::training::{TrainingConfig, TrainingData};
 
 /// Both tests seed the host backend's one random generator and draw initial weights from
@@ -138,4 +141,58 @@ fn quiet_runner(experiment: Experiment, data: &TrainingData) -> Runner<'_> {
         .with_progress(false)
         .with_recorded_steps(5);
     Runner::new(experiment, data.trainer(config))
+}
+
+/// The paths experiment runs the dense baseline and paths from every source with the setup it
+/// is given (experiment E5 runs through it), records that setup and the trained weights, and
+/// repeats a run exactly; importance-sampled paths reuse the trained baseline.
+#[test]
+fn paths_runs_record_their_setup_and_weights() {
+    let _rng = HOST_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let data = subset(Source::Mnist, 2000, 500);
+    let setup = PathsSetup {
+        duplicates: PathsDuplicates::Keep,
+        widths: vec![784, 32, 10],
+        ..PathsSetup::default()
+    };
+    let runner = || quiet_runner(Experiment::Paths, &data).with_paths_setup(setup.clone());
+    let settings = [
+        "dense",
+        "importance/2048",
+        "random/2048",
+        "owen/2048",
+        "2048",
+    ];
+    let grid = Grid::new(Experiment::Paths, &settings, 1, vec![BackendKind::Flex]).unwrap();
+    let keys = grid.runs();
+    let mut first = runner();
+    assert!(!first.has_trained(&keys[0]));
+    let rows: Vec<RunRow> = keys.iter().map(|k| first.run(k).unwrap()).collect();
+    assert!(first.has_trained(&keys[0]), "the baseline is kept");
+    for row in &rows {
+        assert_eq!(row.extras.network.as_ref(), Some(&setup), "{:?}", row.key);
+        assert_eq!(row.extras.epochs, Some(1));
+        assert_eq!(row.extras.learning_rate, Some(3e-3));
+        assert_eq!(row.extras.peak_mib, None, "measured by the caller only");
+        // Trained: well above chance (0.1) after 31 steps on 2000 images (0.44–0.77 seen).
+        assert!(row.accuracy > 0.3, "{:?}: {}", row.key, row.accuracy);
+        let json = serde_json::to_string(row).unwrap();
+        // (A float may come back one ulp off: serde_json without `float_roundtrip`.)
+        let back = serde_json::from_str::<RunRow>(&json).unwrap();
+        assert_eq!((&back.key, &back.extras), (&row.key, &row.extras));
+    }
+    assert_eq!(rows[0].extras.weights, Some(784 * 32 + 32 * 10));
+    // Duplicates kept: one weight per path and transition.
+    for row in &rows[1..] {
+        assert_eq!(row.extras.weights, Some(2 * 2048), "{:?}", row.key);
+    }
+    // The same seed repeats the run, in a new runner (where importance trains its baseline).
+    let mut second = runner();
+    for i in [1, 2] {
+        let again = second.run(&keys[i]).unwrap();
+        assert_eq!(again.first_losses, rows[i].first_losses, "{:?}", keys[i]);
+        assert_eq!(again.accuracy, rows[i].accuracy, "{:?}", keys[i]);
+    }
 }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use mcnn::backends::BackendKind;
 use mcnn::sampled_linear::LayerSelection;
-use mcnn::sweep::{Experiment, Grid, ResultsFile, RunKey, RunRow, Shard, ShardSpec, cells, report};
+use mcnn::sweep::{
+    Experiment, Grid, ResultsFile, RunExtras, RunKey, RunRow, Shard, ShardSpec, cells, report,
+};
 
 /// A made-up result of `key`, the same every time it is run.
 fn synthetic(key: &RunKey, position: usize) -> RunRow {
@@ -23,6 +25,7 @@ fn synthetic(key: &RunKey, position: usize) -> RunRow {
             .then_some(0.9),
         seconds_per_epoch: 1.0 + spread,
         first_losses: vec![2.3 - spread / 10.0, 2.2 - spread / 7.0],
+        extras: RunExtras::default(),
     }
 }
 

@@ -8,20 +8,22 @@ use burn::tensor::Device;
 use mcnn_backends::{BackendKind, fork_identical, host_device, materialize};
 use mcnn_datasets::Source;
 use partition_dropout::PartitionDropoutConfig;
-use path_net::PathNetConfig;
+use path_net::{generate_paths, importance_paths};
 use sampled_linear::{
     Budget, LayerKind, LayerSelection, SamplingConfig, compressible_layers, sample_weights,
 };
 
 use super::setting::{self, Setting, SettingValue};
-use super::{RunKey, RunRow, SweepError};
+use super::{PathSource, PathsSetup, RunExtras, RunKey, RunRow, SweepError};
 use crate::models::{ImageClassifier, LeNet5, LeNet5Config, LeNet5Dropout, Mlp, MlpConfig};
 use crate::training::{EpochReport, Trainer, evaluate};
 
 /// An experiment of a sweep; the swept value is its setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Experiment {
-    /// MNIST, a `PathNet` 784/300/300/10 of `value` Sobol' paths.
+    /// MNIST, a `PathNet` of `value` paths (Sobol' or another [`PathSource`]) or, for the
+    /// value `dense`, the dense MLP of the same widths; the networks as
+    /// [`Runner::with_paths_setup`] says (784/300/300/10 by default).
     Paths,
     /// MNIST, LeNet-5 with partition dropout of `value` partitions after both hidden layers.
     Partitions,
@@ -159,7 +161,10 @@ impl fmt::Display for Experiment {
 pub struct Runner<'a> {
     experiment: Experiment,
     trainer: Trainer<'a>,
-    /// The MLPs of [`Experiment::Sampled`], trained.
+    /// The networks of [`Experiment::Paths`].
+    paths_setup: PathsSetup,
+    /// The MLPs of [`Experiment::Sampled`], and the dense baselines of [`Experiment::Paths`]
+    /// (which importance-sampled paths follow), trained.
     mlps: Trained<Mlp>,
     /// The LeNet-5s of [`Experiment::SampledConv`], trained.
     lenets: Trained<LeNet5>,
@@ -175,18 +180,31 @@ impl<'a> Runner<'a> {
         Self {
             experiment,
             trainer,
+            paths_setup: PathsSetup::default(),
             mlps: HashMap::new(),
             lenets: HashMap::new(),
+        }
+    }
+
+    /// This runner with the path networks (and their dense baseline) of [`Experiment::Paths`]
+    /// built as `setup` says; recorded with every paths run.
+    pub fn with_paths_setup(self, setup: PathsSetup) -> Self {
+        Self {
+            paths_setup: setup,
+            ..self
         }
     }
 
     /// Runs `key` (a run of this runner's experiment): trains the network on the key's
     /// backend, for the sampling experiments samples it, and reports the final test
     /// accuracy (and the trained network's, before sampling), the mean seconds per epoch and
-    /// the first epoch's recorded step losses.
+    /// the first epoch's recorded step losses, with the epochs and learning rate (and for
+    /// paths runs the setup and the trained weights) as [`RunExtras`].
     ///
     /// The initial weights are drawn on the host from the run's seed, then copied to the
     /// backend: every backend of a (setting, seed) starts from the same network.
+    /// Importance-sampled paths follow the dense baseline of the same seed and backend,
+    /// trained first if this runner has not trained it yet (its time is not the run's).
     ///
     /// # Errors
     /// A key of another experiment, a setting that is not the experiment's, a backend that is
@@ -206,11 +224,36 @@ impl<'a> Runner<'a> {
         let sampling =
             |amount: f64| SamplingConfig::new(Budget::Amount(amount)).with_seed(key.seed);
         let trainer = &self.trainer;
+        let setup = &self.paths_setup;
+        let dense = |host: &Device| MlpConfig::new(setup.widths.clone()).init(host);
+        let mut weights = None;
         let (reports, sampled_accuracy) = match (experiment, key.setting.value()) {
-            (Experiment::Paths, SettingValue::Paths(paths)) => {
-                let init =
-                    |host: &Device| PathNetConfig::new(vec![784, 300, 300, 10], paths).init(host);
-                (fit(trainer, key, &device, init).1, None)
+            (Experiment::Paths, SettingValue::DenseBaseline) => {
+                weights = Some(setup.dense_weights());
+                (
+                    trained(trainer, &mut self.mlps, key, &device, dense).1,
+                    None,
+                )
+            }
+            (Experiment::Paths, SettingValue::Paths { source, paths }) => {
+                let config = setup.config(source, paths, key.seed);
+                let generated = if source == PathSource::Importance {
+                    let (mlp, _) = trained(trainer, &mut self.mlps, key, &device, dense);
+                    let layers: Vec<_> = mlp
+                        .layers
+                        .iter()
+                        .filter_map(|layer| layer.as_dense().cloned())
+                        .collect();
+                    importance_paths(&layers, paths, config.generator)
+                } else {
+                    generate_paths(&setup.widths, paths, config.generator)
+                }
+                .map_err(|e| SweepError(e.to_string()))?;
+                let net = config
+                    .try_init_with_paths(&generated, &host_device())
+                    .map_err(|e| SweepError(e.to_string()))?;
+                weights = Some(net.edges());
+                (fit(trainer, key, &device, |_| net).1, None)
             }
             (Experiment::Partitions, SettingValue::Partitions(partitions)) => {
                 let init = |host: &Device| LeNet5Dropout {
@@ -248,6 +291,7 @@ impl<'a> Runner<'a> {
             }
         };
         let last = reports.last().expect("at least one epoch");
+        let paths = experiment == Experiment::Paths;
         Ok(RunRow {
             key: key.clone(),
             accuracy: sampled_accuracy.unwrap_or(last.test_accuracy),
@@ -255,16 +299,25 @@ impl<'a> Runner<'a> {
             seconds_per_epoch: reports.iter().map(|r| r.train_seconds).sum::<f64>()
                 / reports.len() as f64,
             first_losses: reports[0].step_losses.clone(),
+            extras: RunExtras {
+                epochs: Some(trainer.config.epochs),
+                learning_rate: Some(trainer.config.learning_rate),
+                network: paths.then(|| setup.clone()),
+                peak_mib: None,
+                weights,
+            },
         })
     }
 
-    /// Whether `key`'s network was trained earlier in this process (its run only samples it).
+    /// Whether `key`'s network was trained earlier in this process (its run only samples or
+    /// reuses it).
     pub fn has_trained(&self, key: &RunKey) -> bool {
         let id = (key.seed, key.backend);
-        match self.experiment {
-            Experiment::Sampled(_) => self.mlps.contains_key(&id),
-            Experiment::SampledConv(_) => self.lenets.contains_key(&id),
-            Experiment::Paths | Experiment::Partitions => false,
+        match (self.experiment, key.setting.value()) {
+            (Experiment::Sampled(_), _) => self.mlps.contains_key(&id),
+            (Experiment::SampledConv(_), _) => self.lenets.contains_key(&id),
+            (Experiment::Paths, SettingValue::DenseBaseline) => self.mlps.contains_key(&id),
+            (Experiment::Paths | Experiment::Partitions, _) => false,
         }
     }
 }
@@ -357,10 +410,35 @@ mod tests {
                 .check_values(&values(&["0.25", "2"]))
                 .is_ok()
         );
+        let paths = Experiment::Paths
+            .settings(&values(&[
+                "dense",
+                "4096",
+                "sobol/4096",
+                "random/1",
+                "importance/8",
+            ]))
+            .unwrap();
+        let paths: Vec<_> = paths.iter().map(Setting::value).collect();
+        let walk = |source, paths| SettingValue::Paths { source, paths };
+        assert_eq!(
+            paths,
+            [
+                SettingValue::DenseBaseline,
+                walk(PathSource::Sobol, 4096),
+                walk(PathSource::Sobol, 4096),
+                walk(PathSource::Random, 1),
+                walk(PathSource::Importance, 8)
+            ]
+        );
         // Values the experiments used to panic on after the run had started (partitions 1 and
         // 5e9, paths 5e9), or reject only after a whole training (K = 1e12).
         for (experiment, bad) in [
             (Experiment::Paths, "0"),
+            (Experiment::Paths, "random/0"),
+            (Experiment::Paths, "halton/64"),
+            (Experiment::Paths, "random/"),
+            (Experiment::Partitions, "dense"),
             (Experiment::Paths, "5000000000"),
             (Experiment::Partitions, "1"),
             (Experiment::Partitions, "1.5"),

@@ -18,11 +18,13 @@
 //! ```
 
 mod experiment;
+mod paths_setup;
 mod report;
 mod setting;
 mod shard;
 
 pub use experiment::{Experiment, Runner};
+pub use paths_setup::{PathSource, PathsDuplicates, PathsInit, PathsSetup};
 pub use report::report;
 pub use setting::{Setting, SettingValue};
 pub use shard::{Shard, ShardSpec};
@@ -134,8 +136,9 @@ impl Grid {
 }
 
 /// A finished run: its key and what it measured. One line of a results file, as JSON: the
-/// key's fields by name (`experiment`, `setting` and `backend` as their names, `seed`), then
-/// the measurements (`trained_accuracy` only where there is one).
+/// key's fields by name (`experiment`, `setting` and `backend` as their names, `seed`), the
+/// measurements (`trained_accuracy` only where there is one), and the [`RunExtras`] that
+/// were recorded, each under its own name; the keys in alphabetical order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "burn::serde", try_from = "RowFields", into = "RowFields")]
 pub struct RunRow {
@@ -147,19 +150,48 @@ pub struct RunRow {
     pub trained_accuracy: Option<f64>,
     /// Mean training seconds per epoch.
     pub seconds_per_epoch: f64,
-    /// The losses of the first training steps.
+    /// The losses of the first training steps (none in rows converted from files that did
+    /// not record them).
     pub first_losses: Vec<f64>,
+    /// What else the run recorded.
+    pub extras: RunExtras,
 }
 
-/// A results file's line as it is written: the fields in the order (alphabetical) that the
-/// files have always had them.
+/// What a run records beyond its accuracy and time, where it has it: absent in files written
+/// before it was recorded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunExtras {
+    /// Training epochs.
+    pub epochs: Option<usize>,
+    /// Adam's (initial) learning rate.
+    pub learning_rate: Option<f64>,
+    /// [`Experiment::Paths`]: the networks' setup.
+    pub network: Option<PathsSetup>,
+    /// Peak heap MiB of the run above the level before it (where a counting allocator
+    /// measured it: the E5 example).
+    pub peak_mib: Option<f64>,
+    /// [`Experiment::Paths`]: the trained weights (edges; the dense baseline's products of
+    /// widths), biases not counted.
+    pub weights: Option<usize>,
+}
+
+/// A results file's line as it is written: the fields in alphabetical order, as the files
+/// have always had them.
 #[derive(Serialize, Deserialize)]
 #[serde(crate = "burn::serde")]
 struct RowFields {
     accuracy: f64,
     backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epochs: Option<usize>,
     experiment: String,
     first_losses: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    learning_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    network: Option<PathsSetup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peak_mib: Option<f64>,
     seconds_per_epoch: f64,
     seed: u64,
     setting: String,
@@ -171,6 +203,8 @@ struct RowFields {
         deserialize_with = "present_number"
     )]
     trained_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights: Option<usize>,
 }
 
 /// A field that, where present, is a number (not `null`).
@@ -183,12 +217,17 @@ impl From<RunRow> for RowFields {
         Self {
             accuracy: row.accuracy,
             backend: row.key.backend.to_string(),
+            epochs: row.extras.epochs,
             experiment: row.key.experiment.name(),
             first_losses: row.first_losses,
+            learning_rate: row.extras.learning_rate,
+            network: row.extras.network,
+            peak_mib: row.extras.peak_mib,
             seconds_per_epoch: row.seconds_per_epoch,
             seed: row.key.seed,
             setting: row.key.setting.text().to_string(),
             trained_accuracy: row.trained_accuracy,
+            weights: row.extras.weights,
         }
     }
 }
@@ -213,6 +252,13 @@ impl TryFrom<RowFields> for RunRow {
             trained_accuracy: fields.trained_accuracy,
             seconds_per_epoch: fields.seconds_per_epoch,
             first_losses: fields.first_losses,
+            extras: RunExtras {
+                epochs: fields.epochs,
+                learning_rate: fields.learning_rate,
+                network: fields.network,
+                peak_mib: fields.peak_mib,
+                weights: fields.weights,
+            },
         };
         row.check()?;
         Ok(row)
@@ -234,7 +280,8 @@ impl RunRow {
     }
 
     /// Checks what a row says against its experiment: a setting the experiment allows,
-    /// accuracies in `[0, 1]`, a time and losses that are finite.
+    /// accuracies in `[0, 1]`, a time, losses, a learning rate and a peak that are finite (the
+    /// rate positive), a network only for paths runs.
     ///
     /// # Errors
     /// What is wrong, naming the field and its value.
@@ -259,6 +306,23 @@ impl RunRow {
         }
         if let Some(loss) = self.first_losses.iter().find(|l| !l.is_finite()) {
             return Err(format!("first_losses holds {loss}"));
+        }
+        let extras = &self.extras;
+        if let Some(rate) = extras.learning_rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(format!("learning_rate {rate} is not finite and positive"));
+        }
+        if let Some(peak) = extras.peak_mib
+            && !(peak.is_finite() && peak >= 0.0)
+        {
+            return Err(format!("peak_mib {peak} is not a finite size ≥ 0"));
+        }
+        if extras.network.is_some() && self.key.experiment != Experiment::Paths {
+            return Err(format!(
+                "network is recorded for a run of {}, not of paths",
+                self.key.experiment
+            ));
         }
         Ok(())
     }
@@ -534,6 +598,7 @@ mod tests {
             trained_accuracy: (setting == "200").then_some(0.9),
             seconds_per_epoch: 1.5,
             first_losses: vec![2.3, 2.1],
+            extras: RunExtras::default(),
         }
     }
 
@@ -720,6 +785,47 @@ mod tests {
         );
     }
 
+    /// What else a run recorded is written under its own names, read back, and checked.
+    #[test]
+    fn extras_round_trip_and_are_checked() {
+        let mut dense = row("dense", 1, "flex", 0.98);
+        dense.extras = RunExtras {
+            epochs: Some(5),
+            learning_rate: Some(3e-3),
+            network: Some(PathsSetup::default()),
+            peak_mib: Some(21.5),
+            weights: Some(328_200),
+        };
+        let line = dense.to_json();
+        assert_eq!(
+            line,
+            "{\"accuracy\":0.98,\"backend\":\"flex\",\"epochs\":5,\"experiment\":\"paths\",\
+             \"first_losses\":[2.3,2.1],\"learning_rate\":0.003,\"network\":{\"duplicates\":\
+             \"merge\",\"fixed_sign\":false,\"init\":\"kaiming\",\"widths\":[784,300,300,10]},\
+             \"peak_mib\":21.5,\"seconds_per_epoch\":1.5,\"seed\":1,\"setting\":\"dense\",\
+             \"weights\":328200}"
+        );
+        assert_eq!(RunRow::from_json(&line), Ok(dense.clone()));
+        let bad = |edit: fn(&mut RunRow)| {
+            let mut row = dense.clone();
+            edit(&mut row);
+            row.check().unwrap_err()
+        };
+        assert!(bad(|r| r.extras.peak_mib = Some(-1.0)).starts_with("peak_mib -1"));
+        assert!(bad(|r| r.extras.learning_rate = Some(0.0)).starts_with("learning_rate 0"));
+        let error = bad(|r| {
+            r.key.experiment = Experiment::Partitions;
+            r.key.setting = Setting::parse(Experiment::Partitions, "4").unwrap();
+        });
+        assert_eq!(
+            error,
+            "network is recorded for a run of partitions, not of paths"
+        );
+        let error = RunRow::from_json(&line.replace("\"keep\"", "x").replace("merge", "spread"))
+            .unwrap_err();
+        assert!(error.contains("unknown variant `spread`"), "{error}");
+    }
+
     /// The results files in `docs/results` still read, and write back as they were.
     #[test]
     fn the_recorded_results_files_read_and_round_trip() {
@@ -731,6 +837,7 @@ mod tests {
                 let name = path.file_name().unwrap().to_string_lossy().to_string();
                 if !(name.ends_with(".jsonl")
                     && (name.starts_with("sweep_")
+                        || name.starts_with("e5_")
                         || name.starts_with("part-")
                         || name == "all.jsonl"))
                 {
@@ -751,7 +858,7 @@ mod tests {
                 files += 1;
             }
         }
-        assert!(files >= 5, "{files} files");
+        assert!(files >= 14, "{files} files");
     }
 
     #[test]

@@ -5,13 +5,22 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::mem::discriminant;
 
-use super::{Experiment, SweepError};
+use super::{Experiment, PathSource, SweepError};
 
 /// What a setting stands for in its experiment.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SettingValue {
-    /// A number of Sobol' paths ([`Experiment::Paths`]), in `1..=2^32`.
-    Paths(usize),
+    /// A path network of `paths` paths in `1..=2^32` drawn by `source` ([`Experiment::Paths`]):
+    /// written `P` (Sobol'), or `SOURCE/P` with a [`PathSource`] name (`random/4096`).
+    Paths {
+        /// Where the paths come from.
+        source: PathSource,
+        /// How many.
+        paths: usize,
+    },
+    /// The dense MLP of the path networks' widths, trained with the same budget: the baseline
+    /// of [`Experiment::Paths`], written `dense`.
+    DenseBaseline,
     /// A number of partitions ([`Experiment::Partitions`]), in `2..=u32::MAX`.
     Partitions(usize),
     /// A sampling amount `K` ([`Experiment::Sampled`], [`Experiment::SampledConv`]): finite,
@@ -23,7 +32,8 @@ impl SettingValue {
     /// The value as a number (for plot axes).
     pub fn as_f64(self) -> f64 {
         match self {
-            Self::Paths(n) | Self::Partitions(n) => n as f64,
+            Self::Paths { paths: n, .. } | Self::Partitions(n) => n as f64,
+            Self::DenseBaseline => 0.0,
             Self::Amount(k) => k,
         }
     }
@@ -36,10 +46,12 @@ impl SettingValue {
 /// are different runs, as they were when settings were text.
 ///
 /// ```
-/// use mcnn::sweep::{Experiment, Setting, SettingValue};
+/// use mcnn::sweep::{Experiment, PathSource, Setting, SettingValue};
 ///
 /// let paths = Setting::parse(Experiment::Paths, "4096").unwrap();
-/// assert_eq!(paths.value(), SettingValue::Paths(4096));
+/// assert_eq!(paths.value(), SettingValue::Paths { source: PathSource::Sobol, paths: 4096 });
+/// let walks = Setting::parse(Experiment::Paths, "random/4096").unwrap();
+/// assert_eq!(walks.value(), SettingValue::Paths { source: PathSource::Random, paths: 4096 });
 /// assert_eq!(paths.to_string(), "4096");
 /// assert!(Setting::parse(Experiment::Partitions, "1").is_err());
 /// ```
@@ -50,7 +62,8 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// Parses `text` as a value of `experiment`: paths in `1..=2^32` (path-net's limit),
+    /// Parses `text` as a value of `experiment`: paths in `1..=2^32` (path-net's limit), as
+    /// `P`, `SOURCE/P` or the baseline `dense` ([`SettingValue::Paths`]),
     /// partitions in `2..=u32::MAX` (partition dropout's), sampling amounts `K` finite and
     /// positive whose largest group of weights (784 inputs of the MLP's first layer, 400 of
     /// LeNet-5's first `Linear` on CIFAR-10) takes at most `MAX_COUNT_SAMPLES` samples.
@@ -69,7 +82,7 @@ impl Setting {
 
     fn parsed(experiment: Experiment, text: &str) -> Option<Self> {
         let value = match experiment {
-            Experiment::Paths => SettingValue::Paths(count(text, 1, 1 << 32)?),
+            Experiment::Paths => paths(text)?,
             Experiment::Partitions => SettingValue::Partitions(count(text, 2, u32::MAX.into())?),
             Experiment::Sampled(_) => SettingValue::Amount(amount(text, 784)?),
             Experiment::SampledConv(_) => SettingValue::Amount(amount(text, 400)?),
@@ -139,7 +152,10 @@ impl fmt::Display for Setting {
 /// What `experiment` allows as settings, in words.
 pub(super) fn allowed(experiment: Experiment) -> &'static str {
     match experiment {
-        Experiment::Paths => "whole numbers of paths in 1..=2^32",
+        Experiment::Paths => {
+            "whole numbers of paths P in 1..=2^32 (Sobol'), SOURCE/P with SOURCE one of sobol, \
+             owen, random, importance, or dense (the dense baseline)"
+        }
         Experiment::Partitions => "whole numbers of partitions in 2..=4294967295",
         Experiment::Sampled(_) => {
             "finite positive sampling amounts K with ⌈784·K⌉ ≤ 2^31 − 1 samples per neuron"
@@ -148,6 +164,21 @@ pub(super) fn allowed(experiment: Experiment) -> &'static str {
             "finite positive sampling amounts K with ⌈400·K⌉ ≤ 2^31 − 1 samples per neuron"
         }
     }
+}
+
+/// `text` as a value of [`Experiment::Paths`].
+fn paths(text: &str) -> Option<SettingValue> {
+    if text == "dense" {
+        return Some(SettingValue::DenseBaseline);
+    }
+    let (source, paths) = match text.split_once('/') {
+        Some((source, paths)) => (source.parse().ok()?, paths),
+        None => (PathSource::Sobol, text),
+    };
+    Some(SettingValue::Paths {
+        source,
+        paths: count(paths, 1, 1 << 32)?,
+    })
 }
 
 /// `text` as a whole number in `low..=high` that fits a `usize`.
