@@ -5,22 +5,20 @@
 set -euo pipefail
 T=${CARGO_TARGET_DIR:-target}
 cargo build --release --features wgpu --example partition_dropout_variance
-# One feature set for all three builds (the workspace with `wgpu`), so Burn is built once.
-tests=$(cargo test --release --workspace --features wgpu --no-run --message-format=json | python3 -c '
+# Cargo's JSON messages on stdin -> "package_target path" for each executable of target kind $1.
+executables() {
+  python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == [sys.argv[1]]:
         print(m["package_id"].split("#")[0].split("/")[-1] + "_" + m["target"]["name"], m["executable"])
-')
+' "$1"
+}
+# One feature set for all three builds (the workspace with `wgpu`), so Burn is built once.
+tests=$(cargo test --release --workspace --features wgpu --no-run --message-format=json | executables test)
 bench=$(cargo bench --workspace --features wgpu --bench fan_in --no-run --message-format=json \
-  | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])
-')
+  | executables bench | cut -d' ' -f2)
 rm -rf artifacts/device/stage && mkdir -p artifacts/device/stage
 while read -r name exe; do
   case $name in fan-in_gpu_vs_cpu|partition-dropout_layer|sampled-linear_layer)
