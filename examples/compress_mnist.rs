@@ -18,6 +18,8 @@
 //! with `f32` values and 16-bit columns, bytes computed). The last line printed is one JSON
 //! object with every number.
 
+mod machine;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -28,9 +30,10 @@ use burn::module::{ParamGroup, Quantizer};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue};
 use burn::tensor::{Device, Tensor};
 use clap::{Parser, ValueEnum};
-use mcnn::backends::{BackendKind, fork_identical, host_device, host_values, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::{fork_identical, host_device, host_values, materialize};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::models::{ImageClassifier, LeNet5Config, MlpConfig};
 use mcnn::sampled_linear::{
     Baseline, Budget, CompactLayout, CompressionPlan, Granularity, Kernel, LayerKind, LayerReport,
@@ -84,11 +87,8 @@ struct Args {
     /// The sampled layers' forward kernel: auto (by density and size), sparse, dense.
     #[arg(long, value_parser = mcnn::cli::kernel, default_value = "auto")]
     kernel: Kernel,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    machine: Machine,
     /// Internal: rebuild the compact model saved in OUT and report on it (what the first run
     /// runs in a child process).
     #[arg(long, hide = true)]
@@ -121,14 +121,10 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn with_model<M: ImageClassifier>(args: &Args, build: impl Fn(&Device) -> M) -> Result<(), String> {
-    let kind = args.backend;
+    let kind = args.machine.backend;
     let device = kind.device();
     let dir = &args.out;
-    let data = TrainingData::load(
-        Source::Mnist,
-        &data_dir(args.data_dir.clone()),
-        args.train_limit,
-    )?;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), args.train_limit)?;
     let probe = images(&data, PROBE, &device);
     if args.reload {
         return reload(args, build, &data, &device, probe);
@@ -256,9 +252,9 @@ fn reload_in_child(args: &Args) -> Result<Reloaded, String> {
         "--model",
         model_name(args),
         "--backend",
-        args.backend.name(),
+        args.machine.backend.name(),
     ]);
-    if let Some(dir) = &args.data_dir {
+    if let Some(dir) = &args.machine.data_dir {
         command.arg("--data-dir").arg(dir);
     }
     let output = command

@@ -18,6 +18,8 @@
 //! The last line printed is JSON: `{"test_accuracy": …, "checkpoint_dir": …, "resumed_from":
 //! …, "last_epoch": …, …}`.
 
+mod machine;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -26,9 +28,10 @@ use burn::data::dataset::Dataset as _;
 use burn::module::Module;
 use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
-use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::{host_device, materialize};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::learner::{LearnerConfig, ModelStat, fit, last_checkpoint};
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config, LeNet5Dropout, MlpConfig};
 use mcnn::partition_dropout::PartitionDropoutConfig;
@@ -77,12 +80,8 @@ struct Args {
     /// Where the checkpoints and burn-train's logs go [default: artifacts/learner_mnist/MODEL].
     #[arg(long)]
     artifact_dir: Option<PathBuf>,
-    /// Where the data sets are (fetched there if missing) [default: $MCNN_DATA, else ./data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
 }
 
 fn main() -> ExitCode {
@@ -125,7 +124,7 @@ fn run(args: &Args) -> Result<(), String> {
         Model::Alexnet => Source::Cifar10,
         _ => Source::Mnist,
     };
-    let data = TrainingData::load(source, &data_dir(args.data_dir.clone()), args.train_limit)?;
+    let data = TrainingData::load(source, &args.machine.data_dir(), args.train_limit)?;
     // Weights are drawn on the host so that every backend starts from the same model.
     let host = host_device();
     host.seed(args.seed);
@@ -133,7 +132,7 @@ fn run(args: &Args) -> Result<(), String> {
         args,
         name: &name,
         data: &data,
-        device: args.backend.device(),
+        device: args.machine.backend.device(),
     };
     match args.model {
         Model::Lenet => run.fit(LeNet5Config::new().init(&host)),
@@ -214,7 +213,7 @@ impl Run<'_> {
             Module::num_params(&model),
             self.data.train_set.len(),
             self.data.test_set.len(),
-            args.backend,
+            args.machine.backend,
             match args.resume {
                 true => format!("resuming the run in {}", artifact_dir.display()),
                 false => format!("a new run in {}", artifact_dir.display()),
@@ -241,7 +240,7 @@ impl Run<'_> {
                 "interrupted": report.interrupted,
                 "model": self.name,
                 "epochs": args.epochs,
-                "backend": args.backend.name(),
+                "backend": args.machine.backend.name(),
                 "seconds": start.elapsed().as_secs_f64(),
                 "train_images": self.data.train_set.len(),
                 "batch_size": args.batch_size,

@@ -10,6 +10,8 @@
 //! The last line printed is JSON:
 //! `{"test_accuracy": …, "epochs": …, "backend": …, "seconds": …, …}`.
 
+mod machine;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,9 +19,10 @@ use std::time::Instant;
 use burn::data::dataset::Dataset as _;
 use burn::module::Module;
 use clap::Parser;
-use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::{host_device, materialize};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::models::LeNet5Config;
 use mcnn::training::{TrainingConfig, TrainingData};
 
@@ -44,12 +47,8 @@ struct Args {
     /// Train on the first N training images only.
     #[arg(long)]
     train_limit: Option<usize>,
-    /// Where the data sets are (fetched there if missing) [default: $MCNN_DATA, else ./data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
     /// Where to save the trained model (a Burn record).
     #[arg(long, default_value = "artifacts/lenet_mnist.bpk")]
     save: PathBuf,
@@ -63,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = args.backend;
+    let kind = args.machine.backend;
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_batch_size(args.batch_size)
@@ -71,11 +70,7 @@ fn run(args: &Args) -> Result<(), String> {
         .with_cosine_decay(!args.constant_lr)
         .with_seed(args.seed);
     config.check()?;
-    let data = TrainingData::load(
-        Source::Mnist,
-        &data_dir(args.data_dir.clone()),
-        args.train_limit,
-    )?;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), args.train_limit)?;
 
     // Weights are drawn on the host so that every backend starts from the same model.
     let host = host_device();

@@ -13,14 +13,17 @@
 //! varies). Prints a Markdown table (mean ± standard deviation per setting and averaged over the
 //! range) and, last, one JSON line with every accuracy.
 
+mod machine;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::data::dataset::Dataset as _;
 use clap::Parser;
-use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::{host_device, materialize};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::models::{FeatureDropout, LeNet5Config, LeNet5Dropout};
 use mcnn::partition_dropout::{BernoulliDropoutConfig, PartitionDropoutConfig};
 use mcnn::sweep::mean_sd;
@@ -43,11 +46,8 @@ struct Args {
     /// Adam's learning rate, constant.
     #[arg(long, default_value_t = 1e-3)]
     learning_rate: f64,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
     /// Which t = 1/n and P = n to run (comma-separated, each 2..=9); all by default.
     #[arg(long, value_delimiter = ',', default_values_t = 2..=9)]
     values: Vec<usize>,
@@ -94,10 +94,10 @@ fn run(args: &Args) -> Result<(), String> {
     if args.train_images == 0 {
         return Err("--train-images must be at least 1".into());
     }
-    let kind = args.backend;
+    let kind = args.machine.backend;
     let data = TrainingData::load(
         Source::Mnist,
-        &data_dir(args.data_dir.clone()),
+        &args.machine.data_dir(),
         Some(args.train_images),
     )?;
     if let Some(bad) = args.values.iter().find(|n| !(2..=9).contains(*n)) {

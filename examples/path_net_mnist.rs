@@ -18,15 +18,18 @@
 //! number of paths and of trained weights, and plots. `--report-from a.jsonl,b.jsonl` makes the
 //! same report from recorded runs without training.
 
+mod machine;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
+use machine::Machine;
 use mcnn::backends::BackendKind;
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::plot::{LinePlot, Series};
 use mcnn::sweep::{
     Experiment, Grid, PathSource, PathsDuplicates, PathsInit, PathsSetup, ResultsFile, RunRow,
@@ -70,11 +73,8 @@ struct Args {
     /// edges add up).
     #[arg(long, value_enum, default_value = "merge")]
     duplicates: DuplicatesArg,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
     /// Results file (the sweep's JSON lines): each finished run is appended; the runs already
     /// in it (of the same setup) are not run again.
     #[arg(long)]
@@ -130,7 +130,7 @@ fn run(args: &Args) -> Result<(), String> {
         return report(&runs, &setup, args);
     }
     let setup = Setup {
-        backend: args.backend,
+        backend: args.machine.backend,
         network: PathsSetup {
             duplicates: match args.duplicates {
                 DuplicatesArg::Merge => PathsDuplicates::Merge,
@@ -150,13 +150,18 @@ fn run(args: &Args) -> Result<(), String> {
     for generator in &args.generators {
         settings.extend(args.paths.iter().map(|p| format!("{generator}/{p}")));
     }
-    let grid = Grid::new(Experiment::Paths, &settings, args.seeds, vec![args.backend])
-        .map_err(|e| format!("--paths: {e}"))?;
+    let grid = Grid::new(
+        Experiment::Paths,
+        &settings,
+        args.seeds,
+        vec![args.machine.backend],
+    )
+    .map_err(|e| format!("--paths: {e}"))?;
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)
         .with_learning_rate(args.learning_rate);
     config.check()?;
-    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), None)?;
     let mut out = match &args.out {
         Some(path) => Some(open_results(path, &setup)?),
         None => None,
@@ -171,7 +176,7 @@ fn run(args: &Args) -> Result<(), String> {
         .collect();
     eprintln!(
         "E5 on {}: widths {:?}, {} epoch(s), {} seed(s): {} runs, {} already done, dense MLP first",
-        args.backend,
+        args.machine.backend,
         args.widths,
         args.epochs,
         args.seeds,

@@ -12,14 +12,17 @@
 //! `--seeds` sampling seeds (the non-zeros and bytes are their means). The last line printed is JSON: `{"dense_accuracy": …,
 //! "dense_bytes": …, "points": [{"amount": …, "accuracy": …, "bytes": …, …}], …}`.
 
+mod machine;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::module::Module;
 use clap::Parser;
-use mcnn::backends::{BackendKind, host_device};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::host_device;
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::models::{LeNet5, LeNet5Config};
 use mcnn::pretrained::{LENET5_PYTORCH_KEYS, load_pytorch};
 use mcnn::sampled_linear::{
@@ -44,12 +47,8 @@ struct Args {
     /// Sampling seeds per amount.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
-    /// Where the data sets are (fetched there if missing) [default: $MCNN_DATA, else ./data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
 }
 
 fn main() -> ExitCode {
@@ -63,11 +62,11 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(k) = args.amounts.iter().find(|k| !(k.is_finite() && **k > 0.0)) {
         return Err(format!("--amounts must be finite and positive, got {k}"));
     }
-    let device = args.backend.device();
+    let device = args.machine.backend.device();
     let model = LeNet5Config::new().init(&host_device());
     let dense = load_pytorch(model, &args.weights, &LENET5_PYTORCH_KEYS)?.fork(&device);
     eprintln!("loaded {}", args.weights.display());
-    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), None)?;
     let accuracy = |model: &LeNet5| evaluate(model, &data.test_set, &data.batcher, 500, &device);
     let dense_accuracy = accuracy(&dense);
     let dense_bytes = stored_bytes(&compressible_layers(&dense));
@@ -114,7 +113,7 @@ fn run(args: &Args) -> Result<(), String> {
             "weights": args.weights,
             "model": "LeNet-5",
             "layers": args.layers.name(),
-            "backend": args.backend.name(),
+            "backend": args.machine.backend.name(),
             "dense_accuracy": dense_accuracy,
             "dense_bytes": dense_bytes,
             "points": points,

@@ -16,7 +16,8 @@
 //! `--kernel sparse` or `dense` forces the training forward's kernel (`auto` chooses by the
 //! sample's density).
 
-use std::path::PathBuf;
+mod machine;
+
 use std::process::ExitCode;
 
 use burn::data::dataset::Dataset;
@@ -24,9 +25,10 @@ use burn::module::Module;
 use burn::nn::Relu;
 use burn::tensor::Tensor;
 use clap::Parser;
-use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use machine::Machine;
+use mcnn::backends::{host_device, materialize};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::learner::ModelStats;
 use mcnn::models::{ImageClassifier, Mlp, MlpConfig};
 use mcnn::sampled_linear::{
@@ -48,15 +50,12 @@ struct Args {
     /// Seed of the initial weights, the data order and the samples.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     /// The training forward's kernel: auto (by density and size), sparse (the fan-in op) or
     /// dense (the product with the masked weights).
     #[arg(long, value_parser = mcnn::cli::kernel, default_value = "auto")]
     kernel: Kernel,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
 }
 
 /// The MLP with re-sampled layers.
@@ -91,8 +90,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let kind = args.backend;
-    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
+    let kind = args.machine.backend;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), None)?;
     let device = kind.device();
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)

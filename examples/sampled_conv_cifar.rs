@@ -17,6 +17,8 @@
 //! table per method, the smallest non-zeros and bytes keeping 88% of the dense accuracy (the
 //! slides' LeNet point: 88% at 50% sampled), and a JSON line.
 
+mod machine;
+
 mod common;
 
 use std::path::PathBuf;
@@ -26,9 +28,10 @@ use burn::data::dataset::Dataset;
 use clap::{Parser, ValueEnum};
 use common::study::{self, StudySetup};
 use common::{Measure, check_sweep, plot, print_tables};
+use machine::Machine;
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{Source, data_dir};
+use mcnn::cli::exit_code;
+use mcnn::datasets::Source;
 use mcnn::models::{AlexNetCifarConfig, ImageClassifier, LeNet5Config};
 use mcnn::sampled_linear::{Baseline, Granularity, LayerKind, LayerSelection, SamplingScheme};
 use mcnn::training::{TrainingConfig, TrainingData, evaluate};
@@ -77,11 +80,8 @@ struct Args {
     /// LeNet's two hidden fully connected widths (LeNet-5: 120,84).
     #[arg(long, value_delimiter = ',', default_values_t = [120, 84])]
     hidden: Vec<usize>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
     /// Where to write the SVG plot (accuracy retained vs fraction of non-zero weights).
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -106,7 +106,7 @@ fn run(args: &Args) -> Result<(), String> {
         pair(&args.filters, "filters")?,
         pair(&args.hidden, "hidden")?,
     );
-    let kind = args.backend;
+    let kind = args.machine.backend;
     let host = host_device();
     host.seed(args.train_seed);
     match args.model {
@@ -146,11 +146,7 @@ fn experiment<M: ImageClassifier>(
     kind: BackendKind,
     args: &Args,
 ) -> Result<(), String> {
-    let data = TrainingData::load(
-        Source::Cifar10,
-        &data_dir(args.data_dir.clone()),
-        args.train_limit,
-    )?;
+    let data = TrainingData::load(Source::Cifar10, &args.machine.data_dir(), args.train_limit)?;
     let device = kind.device();
     let config = TrainingConfig::new()
         .with_epochs(args.epochs)

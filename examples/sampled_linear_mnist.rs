@@ -22,6 +22,8 @@
 //! `nonzero_fraction_all`, `nonzero_fraction_sampled` (of jittered per-neuron sampling at the
 //! first amount, means over training and sampling seeds) and every point.
 
+mod machine;
+
 mod common;
 
 use std::path::PathBuf;
@@ -33,9 +35,10 @@ use burn::tensor::quantization::QuantValue;
 use clap::{Parser, ValueEnum};
 use common::study::{self, StudySetup};
 use common::{Measure, check_sweep, plot, print_tables};
+use machine::Machine;
 use mcnn::backends::{BackendKind, host_device, materialize};
-use mcnn::cli::{compiled_backend, default_backend, exit_code};
-use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split, data_dir};
+use mcnn::cli::exit_code;
+use mcnn::datasets::{ImageBatcher, ImageDataset, Source, Split};
 use mcnn::models::{ImageClassifier, LeNet5Config, Mlp, MlpConfig};
 use mcnn::sampled_linear::{
     Baseline, Budget, Granularity, LayerKind, LayerSelection, SamplingConfig, SamplingScheme,
@@ -81,11 +84,8 @@ struct Args {
     /// Sampling amounts K.
     #[arg(long, value_delimiter = ',', default_values_t = [0.02, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0])]
     amounts: Vec<f64>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu, among those compiled in.
-    #[arg(long, value_parser = compiled_backend, default_value_t = default_backend())]
-    backend: BackendKind,
+    #[command(flatten)]
+    machine: Machine,
     /// Activation sampling amounts for the MLP's hidden activations (MCQ), reported apart.
     #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0])]
     activation_amounts: Vec<f64>,
@@ -127,7 +127,7 @@ impl ImageClassifier for ActivationSampledMlp {
 /// The effect of activation sampling alone and on top of weight sampling (K = 1, jittered per
 /// neuron), for the trained MLP: a table of test accuracies per activation amount.
 fn activation_study(mlp: Mlp, kind: BackendKind, args: &Args) -> Result<(), String> {
-    let dir = data_dir(args.data_dir.clone());
+    let dir = args.machine.data_dir();
     let test_set =
         ImageDataset::load(Source::Mnist, Split::Test, &dir).map_err(|e| e.to_string())?;
     let batcher = ImageBatcher::for_source(Source::Mnist);
@@ -165,7 +165,7 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--train-seeds must be at least 1".into());
     }
     let layer_amounts = parse_layer_amounts(&args.layer_amount)?;
-    let kind = args.backend;
+    let kind = args.machine.backend;
     match args.model {
         Model::Mlp => {
             let name = format!("MLP 784-{}-10", args.hidden);
@@ -206,7 +206,7 @@ fn experiment<M: ImageClassifier>(
     args: &Args,
     layer_amounts: &[(String, f64)],
 ) -> Result<M, String> {
-    let data = TrainingData::load(Source::Mnist, &data_dir(args.data_dir.clone()), None)?;
+    let data = TrainingData::load(Source::Mnist, &args.machine.data_dir(), None)?;
     let device = kind.device();
     let setup = StudySetup {
         kinds: vec![LayerKind::Linear],
