@@ -8,8 +8,10 @@
 //!
 //! Parallelism is over batch blocks (forward, input gradient: each task owns its rows of the
 //! output, so the scatter-add of the input gradient needs no atomics) and over output rows
-//! (weight gradient). The transposed blocks live in per-thread scratch buffers, reused from
-//! call to call: fresh large buffers cost more in page faults than the edges cost in FMAs.
+//! (weight gradient), where a task gets at least [`MIN_TASK_WORK`] of work: a path network's
+//! small layers run on the calling thread, as waking the pool costs more than they do. The
+//! transposed blocks live in per-thread scratch buffers, reused from call to call: fresh
+//! large buffers cost more in page faults than the edges cost in FMAs.
 
 use rayon::prelude::*;
 
@@ -19,6 +21,14 @@ use super::layout::{LANES, blocks_to_feature_major, from_feature_major, lanes, l
 use super::layout::{to_feature_major, with_scratch};
 /// Output rows per task of the weight gradient.
 const ROWS_PER_TASK: usize = 16;
+/// Multiply-adds (or moved floats) below which work stays on the calling thread: waking a
+/// rayon worker costs more (tens of µs on a small VM) than that much work.
+pub(crate) const MIN_TASK_WORK: usize = 1 << 19;
+
+/// The fewest items of `work` each that a rayon task should take (see [`MIN_TASK_WORK`]).
+pub(crate) fn min_items(work: usize) -> usize {
+    MIN_TASK_WORK.div_ceil(work.max(1))
+}
 /// Outputs whose results are gathered before they are written to the row-major output.
 const GROUP: usize = 8;
 
@@ -79,7 +89,9 @@ pub(crate) fn forward<I: EdgeIndex>(
     if y.is_empty() {
         return y;
     }
+    let block_work = LANES * (edges.out * edges.k + in_features + edges.out);
     y.par_chunks_mut(LANES * edges.out)
+        .with_min_len(min_items(block_work))
         .enumerate()
         .for_each(|(block, y_rows)| {
             let rows = y_rows.len() / edges.out;
@@ -112,6 +124,7 @@ pub(crate) fn weight_grad<I: EdgeIndex>(
         blocks_to_feature_major(dy, batch, edges.out, dyt);
         let (xt, dyt) = (&*xt, &*dyt);
         dw.par_chunks_mut(edges.k * ROWS_PER_TASK)
+            .with_min_len(min_items(ROWS_PER_TASK * edges.k * blocks * LANES))
             .enumerate()
             .for_each(|(task, rows)| {
                 let o0 = task * ROWS_PER_TASK;
@@ -137,7 +150,9 @@ pub(crate) fn input_grad<I: EdgeIndex>(
     if dx.is_empty() || edges.out == 0 {
         return dx;
     }
+    let block_work = LANES * (edges.out * edges.k + in_features + edges.out);
     dx.par_chunks_mut(LANES * in_features)
+        .with_min_len(min_items(block_work))
         .enumerate()
         .for_each(|(block, dx_rows)| {
             let rows = dx_rows.len() / in_features;
