@@ -49,6 +49,7 @@ mod pattern;
 #[doc(hidden)] // counters for tests that prove a custom path ran; not part of the API
 pub mod probe;
 mod reference;
+mod transpose;
 
 pub use backend::FanInBackend;
 pub use function::{fan_in, try_fan_in};
@@ -58,3 +59,4 @@ pub use linear::{FanInLinear, FanInLinearConfig};
 pub use mcnn_backends::ParamError as FanInError;
 pub use pattern::{pack_rows, random_indices};
 pub use reference::{dense_weight, fan_in_reference};
+pub use transpose::transpose;

@@ -24,7 +24,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mcnn_backends::StepCounter;
-use mcnn_fan_in::{fan_in, pack_rows};
+use mcnn_fan_in::{fan_in, pack_rows, transpose};
 use rayon::prelude::*;
 
 use crate::config::SamplingConfig;
@@ -32,7 +32,7 @@ use crate::layer::Kernel;
 use crate::packed::{SparseRows, layout};
 use crate::report::StoredSize;
 use crate::sample::SampledWeights;
-use crate::weights::{output_major, transpose};
+use crate::weights::output_major;
 
 /// Configuration of a [`ResampledLinear`].
 #[derive(Config, Debug)]

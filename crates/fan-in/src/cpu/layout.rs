@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::avx2;
+use crate::transpose::{transpose_rest, transpose_tiles};
 
 /// Samples per batch block: 64 f32 lanes are 8 AVX registers.
 pub(crate) const LANES: usize = 64;
@@ -31,7 +31,7 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
 /// `dst[j·LANES + l] = src[l·width + j]` for the `rows ≤ LANES` rows of `src`; lanes past
 /// `rows` are zero.
 pub(crate) fn to_feature_major(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
-    let done = avx2::transpose_tiles(src, width, dst, LANES, rows, width);
+    let done = transpose_tiles(src, width, dst, LANES, rows, width);
     transpose_rest(src, width, dst, LANES, rows, width, done);
     if rows < LANES {
         for lanes in dst[..width * LANES].chunks_exact_mut(LANES) {
@@ -42,30 +42,8 @@ pub(crate) fn to_feature_major(src: &[f32], rows: usize, width: usize, dst: &mut
 
 /// The inverse of [`to_feature_major`]: `dst[l·width + j] = src[j·LANES + l]` for `l < rows`.
 pub(crate) fn from_feature_major(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
-    let done = avx2::transpose_tiles(src, LANES, dst, width, width, rows);
+    let done = transpose_tiles(src, LANES, dst, width, width, rows);
     transpose_rest(src, LANES, dst, width, width, rows, done);
-}
-
-/// `dst[c·dst_stride + r] = src[r·src_stride + c]` for `r < rows`, `c < cols`, except the
-/// `done = (rows_done, cols_done)` corner that the vector path already wrote.
-pub(crate) fn transpose_rest(
-    src: &[f32],
-    src_stride: usize,
-    dst: &mut [f32],
-    dst_stride: usize,
-    rows: usize,
-    cols: usize,
-    (rows_done, cols_done): (usize, usize),
-) {
-    const TILE: usize = 64;
-    for c0 in (0..cols).step_by(TILE) {
-        for r in 0..rows {
-            let c_start = if r < rows_done { c0.max(cols_done) } else { c0 };
-            for c in c_start..(c0 + TILE).min(cols) {
-                dst[c * dst_stride + r] = src[r * src_stride + c];
-            }
-        }
-    }
 }
 
 /// Every batch block of `src: [batch, width]` in feature-major layout, block after block.
@@ -95,25 +73,6 @@ pub(crate) fn lanes_mut(values: &mut [f32], row: usize) -> &mut [f32; LANES] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transposes_of_ragged_matrices_match_the_definition() {
-        for (rows, cols) in [(1, 1), (7, 9), (8, 8), (17, 70), (64, 33)] {
-            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
-            let mut dst = vec![f32::NAN; rows * cols];
-            let done = avx2::transpose_tiles(&src, cols, &mut dst, rows, rows, cols);
-            transpose_rest(&src, cols, &mut dst, rows, rows, cols, done);
-            for r in 0..rows {
-                for c in 0..cols {
-                    assert_eq!(
-                        dst[c * rows + r],
-                        src[r * cols + c],
-                        "{rows}×{cols} at ({r}, {c})"
-                    );
-                }
-            }
-        }
-    }
 
     #[test]
     fn feature_major_blocks_round_trip_and_pad_with_zeros() {
