@@ -137,7 +137,13 @@ impl SampledWeights {
                 (counts.q, vec![counts.summary.scale; d_output])
             }
         };
+        // The schemes' counts of a group add up to N in absolute value, so `scale · N` bounds
+        // every estimate: only where that bound overflows are the counts searched.
+        let bounded = config.scheme.scheme().is_some();
         for (output, (row, &scale)) in q.chunks(d_input).zip(&scales).enumerate() {
+            if bounded && (scale * samples_per_group as f32).is_finite() {
+                continue;
+            }
             let max_abs_q = row.iter().map(|q| q.unsigned_abs()).max().unwrap_or(0);
             if !(scale * max_abs_q as f32).is_finite() {
                 return Err(SampledLinearError::EstimateOverflow {
@@ -226,6 +232,27 @@ mod tests {
         assert_eq!(&s.q[4..], &[0, 0, 0, 0]);
         assert_eq!(s.scales[1], 0.0);
         assert!(s.dequantize().iter().all(|v| v.is_finite()));
+    }
+
+    /// Three weights of `f32::MAX` and 4 samples: the scale `3·MAX / 4` fits, the weight that
+    /// gets two of the samples (one must) does not.
+    #[test]
+    fn an_estimate_beyond_f32_is_an_error_naming_the_output() {
+        let rows = [1.0, 1.0, 1.0, f32::MAX, f32::MAX, f32::MAX];
+        let config = SamplingConfig::new(Budget::PerNeuron(4))
+            .with_scheme(SamplingScheme::Systematic)
+            .with_seed(1);
+        for result in [
+            SampledWeights::draw(&rows, 2, 3, &config, "fc").map(drop),
+            SampledWeights::sample(&rows, 2, 3, &config, "fc").map(drop),
+        ] {
+            match result {
+                Err(SampledLinearError::EstimateOverflow { output, .. }) => assert_eq!(output, 1),
+                other => panic!("expected EstimateOverflow, got {other:?}"),
+            }
+        }
+        // Row 0 alone is fine.
+        assert!(SampledWeights::draw(&rows[..3], 1, 3, &config, "fc").is_ok());
     }
 
     #[test]
