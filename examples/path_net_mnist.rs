@@ -325,7 +325,7 @@ impl Setup {
 /// their common setup.
 fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
     let mut setup: Option<Setup> = None;
-    let mut rows: Vec<RunRow> = Vec::new();
+    let (mut keys, mut runs) = (Vec::new(), Vec::new());
     for file in files {
         let context =
             |n: usize, e: String| format!("--report-from {}: run {n}: {e}", file.display());
@@ -338,6 +338,7 @@ fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
                 ));
             }
             let this = Setup::of(&row).map_err(|e| context(n + 1, e))?;
+            let run = Run::of(&row).map_err(|e| context(n + 1, e))?;
             match &setup {
                 None => setup = Some(this),
                 Some(first) if *first != this => {
@@ -348,13 +349,13 @@ fn recorded(files: &[PathBuf]) -> Result<(Setup, Vec<Run>), String> {
                 }
                 Some(_) => {}
             }
-            if !rows.iter().any(|r| r.key == row.key) {
-                rows.push(row);
+            if !keys.contains(&row.key) {
+                keys.push(row.key);
+                runs.push(run);
             }
         }
     }
     let setup = setup.ok_or("--report-from: no runs in the files")?;
-    let runs = rows.iter().map(Run::of).collect::<Result<Vec<_>, _>>()?;
     if !runs.iter().any(|r| r.generator == "dense") {
         return Err("--report-from: no dense run to compare with".into());
     }
