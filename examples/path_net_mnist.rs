@@ -9,7 +9,8 @@
 //! For every generator (Sobol', random walks, importance-sampled walks that follow `|w|` of the
 //! dense MLP trained with the same seed), number of paths and seed it trains a `PathNet` from
 //! scratch and measures the test accuracy, the training time per epoch and the peak heap
-//! memory of the run (a counting allocator: CPU backends only). The runs are those of the
+//! memory of the run (a counting allocator: CPU backends only; the whole run, path generation
+//! included). The runs are those of the
 //! sweep's `paths` experiment (`dense`, then `SOURCE/P` for every generator and number of
 //! paths; [`mcnn::sweep`]), and `--out` is a sweep results file: every run is appended as one
 //! JSON line when it finishes, with the networks' setup, the trained weights and the peak, and
