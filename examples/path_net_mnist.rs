@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use machine::Machine;
 use mcnn::backends::BackendKind;
 use mcnn::backends::memory::{CountingAllocator, peak_extra_bytes};
@@ -65,15 +65,15 @@ struct Args {
     learning_rate: f64,
     /// `kaiming` (uniform, He's gain, on each neuron's real fan-in) or `constant` (the paper's
     /// deterministic ±√2/√fan_in with signs from a Sobol' dimension).
-    #[arg(long, value_enum, default_value = "kaiming")]
-    init: Init,
+    #[arg(long, default_value = "kaiming")]
+    init: PathsInit,
     /// Train magnitudes only: every edge keeps its initial sign.
     #[arg(long)]
     fixed_sign: bool,
     /// `merge` (one weight per distinct edge) or `keep` (every path its own weight; repeated
     /// edges add up).
-    #[arg(long, value_enum, default_value = "merge")]
-    duplicates: DuplicatesArg,
+    #[arg(long, default_value = "merge")]
+    duplicates: PathsDuplicates,
     #[command(flatten)]
     machine: Machine,
     /// Results file (the sweep's JSON lines): each finished run is appended; the runs already
@@ -108,20 +108,6 @@ fn main() -> ExitCode {
     exit_code(run(&Args::parse()))
 }
 
-/// `--init`: the path layers' initial weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Init {
-    Kaiming,
-    Constant,
-}
-
-/// `--duplicates`: what repeated edges become.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum DuplicatesArg {
-    Merge,
-    Keep,
-}
-
 fn run(args: &Args) -> Result<(), String> {
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
@@ -133,15 +119,9 @@ fn run(args: &Args) -> Result<(), String> {
     let setup = Setup {
         backend: args.machine.backend,
         network: PathsSetup {
-            duplicates: match args.duplicates {
-                DuplicatesArg::Merge => PathsDuplicates::Merge,
-                DuplicatesArg::Keep => PathsDuplicates::Keep,
-            },
+            duplicates: args.duplicates,
             fixed_sign: args.fixed_sign,
-            init: match args.init {
-                Init::Kaiming => PathsInit::Kaiming,
-                Init::Constant => PathsInit::Constant,
-            },
+            init: args.init,
             widths: args.widths.clone(),
         },
         epochs: args.epochs,
@@ -216,8 +196,10 @@ fn open_results(path: &Path, setup: &Setup) -> Result<ResultsFile, String> {
     file.check_experiment(Experiment::Paths)
         .map_err(|e| format!("--out: {e}"))?;
     for (n, row) in file.rows().iter().enumerate() {
-        let theirs =
-            Setup::of(row).map_err(|e| format!("--out {}: run {}: {e}", path.display(), n + 1))?;
+        let context = |e: String| format!("--out {}: run {}: {e}", path.display(), n + 1);
+        // Everything the report needs, before anything trains.
+        Run::of(row).map_err(context)?;
+        let theirs = Setup::of(row).map_err(context)?;
         if theirs != *setup {
             return Err(format!(
                 "--out {}: run {} has another setup ({theirs:?}) than this command's \

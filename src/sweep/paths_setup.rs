@@ -58,15 +58,27 @@ impl FromStr for PathSource {
     type Err = SweepError;
 
     fn from_str(name: &str) -> Result<Self, SweepError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                SweepError(format!(
-                    "unknown path source {name:?}: expected sobol, owen, random or importance"
-                ))
-            })
+        by_name(&Self::ALL, Self::name, name, "path source")
     }
+}
+
+/// The value of `all` called `name`, or an error naming `what`, `name` and the known names.
+fn by_name<T: Copy>(
+    all: &[T],
+    name_of: fn(T) -> &'static str,
+    name: &str,
+    what: &str,
+) -> Result<T, SweepError> {
+    all.iter()
+        .copied()
+        .find(|&v| name_of(v) == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|&v| name_of(v)).collect();
+            SweepError(format!(
+                "unknown {what} {name:?}: expected one of {}",
+                known.join(", ")
+            ))
+        })
 }
 
 /// How the edges of a path network start (gain √2, He's for ReLU).
@@ -80,12 +92,23 @@ pub enum PathsInit {
 }
 
 impl PathsInit {
-    /// The name in results files and tables.
+    /// Both, in the order of their names in messages.
+    pub const ALL: [Self; 2] = [Self::Kaiming, Self::Constant];
+
+    /// The name in results files, tables and on command lines.
     pub fn name(self) -> &'static str {
         match self {
             Self::Kaiming => "kaiming",
             Self::Constant => "constant",
         }
+    }
+}
+
+impl FromStr for PathsInit {
+    type Err = SweepError;
+
+    fn from_str(name: &str) -> Result<Self, SweepError> {
+        by_name(&Self::ALL, Self::name, name, "path initialisation")
     }
 }
 
@@ -100,12 +123,23 @@ pub enum PathsDuplicates {
 }
 
 impl PathsDuplicates {
-    /// The name in results files and tables.
+    /// Both, in the order of their names in messages.
+    pub const ALL: [Self; 2] = [Self::Merge, Self::Keep];
+
+    /// The name in results files, tables and on command lines.
     pub fn name(self) -> &'static str {
         match self {
             Self::Merge => "merge",
             Self::Keep => "keep",
         }
+    }
+}
+
+impl FromStr for PathsDuplicates {
+    type Err = SweepError;
+
+    fn from_str(name: &str) -> Result<Self, SweepError> {
+        by_name(&Self::ALL, Self::name, name, "duplicates")
     }
 }
 
@@ -180,6 +214,17 @@ mod tests {
         assert!(
             error.contains("\"halton\"") && error.contains("importance"),
             "{error}"
+        );
+        for init in PathsInit::ALL {
+            assert_eq!(init.name().parse::<PathsInit>(), Ok(init));
+        }
+        for duplicates in PathsDuplicates::ALL {
+            assert_eq!(duplicates.name().parse::<PathsDuplicates>(), Ok(duplicates));
+        }
+        let error = "split".parse::<PathsDuplicates>().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "unknown duplicates \"split\": expected one of merge, keep"
         );
         let setup = PathsSetup::default();
         let json = serde_json::to_string(&setup).unwrap();

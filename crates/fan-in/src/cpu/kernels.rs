@@ -8,7 +8,7 @@
 //!
 //! Parallelism is over batch blocks (forward, input gradient: each task owns its rows of the
 //! output, so the scatter-add of the input gradient needs no atomics) and over output rows
-//! (weight gradient), where a task gets at least [`MIN_TASK_WORK`] of work: a path network's
+//! (weight gradient), where a task gets at least [`MIN_TASK_WORK`](super::MIN_TASK_WORK) of work: a path network's
 //! small layers run on the calling thread, as waking the pool costs more than they do. The
 //! transposed blocks live in per-thread scratch buffers, reused from call to call: fresh
 //! large buffers cost more in page faults than the edges cost in FMAs.
@@ -19,16 +19,9 @@ use rayon::prelude::*;
 use super::avx2;
 use super::layout::{LANES, blocks_to_feature_major, from_feature_major, lanes, lanes_mut};
 use super::layout::{to_feature_major, with_scratch};
+use super::min_items;
 /// Output rows per task of the weight gradient.
 const ROWS_PER_TASK: usize = 16;
-/// Multiply-adds (or moved floats) below which work stays on the calling thread: waking a
-/// rayon worker costs more (tens of µs on a small VM) than that much work.
-pub(crate) const MIN_TASK_WORK: usize = 1 << 19;
-
-/// The fewest items of `work` each that a rayon task should take (see [`MIN_TASK_WORK`]).
-pub(crate) fn min_items(work: usize) -> usize {
-    MIN_TASK_WORK.div_ceil(work.max(1))
-}
 /// Outputs whose results are gathered before they are written to the row-major output.
 const GROUP: usize = 8;
 
@@ -68,6 +61,14 @@ impl<I> Clone for Edges<'_, I> {
 
 impl<I> Copy for Edges<'_, I> {}
 
+impl<I> Edges<'_, I> {
+    /// The work of one batch block of the forward or the input gradient: its edges' AXPYs and
+    /// its transposes in and out.
+    fn block_work(&self, in_features: usize) -> usize {
+        LANES * (self.out * self.k + in_features + self.out)
+    }
+}
+
 impl<I: EdgeIndex> Edges<'_, I> {
     fn row(&self, o: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
         let range = o * self.k..(o + 1) * self.k;
@@ -89,9 +90,8 @@ pub(crate) fn forward<I: EdgeIndex>(
     if y.is_empty() {
         return y;
     }
-    let block_work = LANES * (edges.out * edges.k + in_features + edges.out);
     y.par_chunks_mut(LANES * edges.out)
-        .with_min_len(min_items(block_work))
+        .with_min_len(min_items(edges.block_work(in_features)))
         .enumerate()
         .for_each(|(block, y_rows)| {
             let rows = y_rows.len() / edges.out;
@@ -150,9 +150,8 @@ pub(crate) fn input_grad<I: EdgeIndex>(
     if dx.is_empty() || edges.out == 0 {
         return dx;
     }
-    let block_work = LANES * (edges.out * edges.k + in_features + edges.out);
     dx.par_chunks_mut(LANES * in_features)
-        .with_min_len(min_items(block_work))
+        .with_min_len(min_items(edges.block_work(in_features)))
         .enumerate()
         .for_each(|(block, dx_rows)| {
             let rows = dx_rows.len() / in_features;

@@ -50,7 +50,7 @@ pub(crate) fn from_feature_major(src: &[f32], rows: usize, width: usize, dst: &m
 pub(crate) fn blocks_to_feature_major(src: &[f32], batch: usize, width: usize, dst: &mut [f32]) {
     dst.par_chunks_mut(width * LANES)
         .zip(src.par_chunks(width * LANES))
-        .with_min_len(super::kernels::min_items(width * LANES))
+        .with_min_len(super::min_items(width * LANES))
         .enumerate()
         .for_each(|(block, (dst, src))| {
             let rows = (batch - block * LANES).min(LANES);

@@ -35,6 +35,15 @@ mod avx2;
 mod kernels;
 mod layout;
 
+/// Multiply-adds (or moved floats) below which work stays on the calling thread: waking a
+/// rayon worker costs more (tens of µs on a small VM) than that much work.
+pub(crate) const MIN_TASK_WORK: usize = 1 << 19;
+
+/// The fewest items of `work` each that a rayon task should take (see [`MIN_TASK_WORK`]).
+pub(crate) fn min_items(work: usize) -> usize {
+    MIN_TASK_WORK.div_ceil(work.max(1))
+}
+
 /// Whether the CPU runs the AVX2 + FMA code (which tests can switch off to test the rest).
 #[cfg(target_arch = "x86_64")]
 fn fma_available() -> bool {
