@@ -57,7 +57,12 @@ fn apply<const D: usize>(
     let d_input = dims[D - 1];
     let d_output = check_edges(&weight, &indices, bias.as_ref())?;
     if check_indices {
-        check_range(&indices, d_input)?;
+        check_range(
+            "indices",
+            &indices,
+            d_input,
+            "d_input, the input's last axis",
+        )?;
     }
     let rows = dims[..D - 1].iter().product();
     let flat = input.reshape([rows, d_input]);
@@ -75,8 +80,14 @@ fn apply<const D: usize>(
     Ok(output.reshape(out_dims))
 }
 
-/// Checks that every index lies in `0..d_input`.
-fn check_range(indices: &Tensor<2, Int>, d_input: usize) -> Result<(), FanInError> {
+/// Checks that every value of `indices` (the parameter `name`) lies in `0..bound`, which
+/// `what` explains.
+pub(crate) fn check_range(
+    name: &'static str,
+    indices: &Tensor<2, Int>,
+    bound: usize,
+    what: &str,
+) -> Result<(), FanInError> {
     if indices.dims().contains(&0) {
         return Ok(());
     }
@@ -89,14 +100,14 @@ fn check_range(indices: &Tensor<2, Int>, d_input: usize) -> Result<(), FanInErro
         .expect("integers");
     match (extremes[0], extremes[1]) {
         (low, _) if low < 0 => Err(FanInError::new(
-            "indices",
+            name,
             format!("holding {low}"),
-            format!("every index in 0..{d_input} (d_input, the input's last axis)"),
+            format!("every index in 0..{bound} ({what})"),
         )),
-        (_, high) if high >= d_input as i64 => Err(FanInError::new(
-            "indices",
+        (_, high) if high >= bound as i64 => Err(FanInError::new(
+            name,
             format!("holding {high}"),
-            format!("every index in 0..{d_input} (d_input, the input's last axis)"),
+            format!("every index in 0..{bound} ({what})"),
         )),
         _ => Ok(()),
     }

@@ -13,7 +13,11 @@
 //!   with a feature-major CPU implementation (flex, ndarray), CubeCL kernels (feature
 //!   `wgpu`; the same kernels serve CUDA) with their Fusion impl, and a custom `Backward`.
 //! - [`fan_in`]: the op as a function; [`FanInLinear`]: the layer.
-//! - [`fan_in_reference`] and [`dense_weight`]: the same op from plain Burn tensor ops.
+//! - [`fan_in_conv`]: the direct sparse convolution, the same op over a sliding window
+//!   (filter `o` reads its `k` taps at every output position, no patches materialised), as
+//!   the [`FanInConvBackend`] extension with its own CPU and CubeCL kernels and backward.
+//! - [`fan_in_reference`], [`fan_in_conv_reference`] and [`dense_weight`]: the same ops from
+//!   plain Burn tensor ops.
 //!
 //! ```
 //! # #[cfg(feature = "flex")] {
@@ -39,6 +43,7 @@
 
 mod autodiff;
 mod backend;
+mod conv;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod cpu;
 #[cfg(feature = "wgpu")]
@@ -52,11 +57,12 @@ mod reference;
 mod transpose;
 
 pub use backend::FanInBackend;
+pub use conv::{FanInConvBackend, TapGeometry, fan_in_conv, try_fan_in_conv};
 pub use function::{fan_in, try_fan_in};
 pub use linear::{FanInLinear, FanInLinearConfig};
 /// A parameter of the fan-in op or layer out of its allowed range (the workspace's one
 /// parameter error, [`mcnn_backends::ParamError`]).
 pub use mcnn_backends::ParamError as FanInError;
 pub use pattern::{pack_rows, random_indices};
-pub use reference::{dense_weight, fan_in_reference};
+pub use reference::{dense_weight, fan_in_conv_reference, fan_in_reference};
 pub use transpose::transpose;

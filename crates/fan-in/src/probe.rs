@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One implementation of one of the three ops, or the custom backward pass.
+/// One implementation of one op (fan-in or sparse convolution), or the custom backward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
     /// The feature-major CPU forward kernel (flex, ndarray).
@@ -18,11 +18,23 @@ pub enum Path {
     CubeWeightGrad,
     /// The CubeCL input-gradient kernels (transposed index, then a gather).
     CubeInputGrad,
-    /// The custom `Backward` of the autodiff backend.
+    /// The custom `Backward` of the autodiff backend (either op).
     AutodiffBackward,
+    /// The register-tiled CPU forward of the sparse convolution.
+    CpuConvForward,
+    /// The CPU weight gradient of the sparse convolution.
+    CpuConvWeightGrad,
+    /// The CPU input gradient of the sparse convolution.
+    CpuConvInputGrad,
+    /// The CubeCL forward of the sparse convolution.
+    CubeConvForward,
+    /// The CubeCL weight gradient of the sparse convolution.
+    CubeConvWeightGrad,
+    /// The CubeCL input gradient of the sparse convolution (transposed taps, then a gather).
+    CubeConvInputGrad,
 }
 
-const PATHS: usize = 7;
+const PATHS: usize = 13;
 
 static COUNTS: [AtomicU64; PATHS] = [const { AtomicU64::new(0) }; PATHS];
 

@@ -1,12 +1,13 @@
 //! The CubeCL kernels against the CPU kernels from identical inputs, at a size where every
-//! launch spans many cubes and some inputs are read by many edges, none by others.
+//! launch spans many cubes and some inputs are read by many edges, none by others: the fan-in
+//! op and the direct sparse convolution.
 #![cfg(feature = "wgpu")]
 
 mod common;
 
 use burn::tensor::{Device, DeviceKind, Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::host_device;
-use mcnn_fan_in::fan_in;
+use mcnn_fan_in::{TapGeometry, fan_in, fan_in_conv};
 
 /// Forward output, input gradient and weight gradient of `Σ r ⊙ fan_in(x)`.
 fn run(c: &common::Case, r: &Tensor<2>, device: &Device) -> [TensorData; 3] {
@@ -49,6 +50,59 @@ fn wgpu_agrees_with_the_cpu_and_repeats_itself() {
     // The transposed index is built with atomics; sorting its segments makes the sums exact
     // repeats.
     let second = run(&c, &r, &gpu);
+    for (a, b) in first.iter().zip(&second) {
+        a.assert_eq(b, true);
+    }
+}
+
+/// Output, input gradient and weight gradient of `Σ r ⊙ fan_in_conv(x)`.
+fn run_conv(
+    c: &common::ConvCase,
+    geometry: TapGeometry,
+    r: &Tensor<4>,
+    device: &Device,
+) -> [TensorData; 3] {
+    let ad = device.clone().autodiff();
+    let c = c.to_device(&ad);
+    let (x, w) = (
+        c.input.autodiff().require_grad(),
+        c.weight.autodiff().require_grad(),
+    );
+    let y = fan_in_conv(x.clone(), w.clone(), c.taps, geometry, Some(c.bias));
+    let grads = (y.clone() * r.clone().to_device(&ad)).sum().backward();
+    [
+        y.into_data(),
+        x.grad(&grads).unwrap().into_data(),
+        w.grad(&grads).unwrap().into_data(),
+    ]
+}
+
+#[test]
+fn wgpu_convolution_agrees_with_the_cpu_and_repeats_itself() {
+    let host = host_device();
+    // AlexNet-like channels with a stride and a dilation: many cubes per launch, and taps
+    // concentrated on the first channels (long segments in the transposed taps).
+    let geometry = TapGeometry::new([3, 3])
+        .with_stride([2, 1])
+        .with_dilation([1, 2]);
+    let mut c = common::conv_case(&host, [5, 24, 13, 14], 40, 29, geometry);
+    let skewed: Vec<i64> = (0..40 * 29)
+        .map(|e| ((e * e) % 1009 % 216) as i64 / 2)
+        .collect();
+    c.taps = Tensor::from_data(TensorData::new(skewed, [40, 29]), &host);
+    host.seed(3);
+    let r = Tensor::<4>::random([5, 40, 6, 10], Distribution::Normal(0.0, 1.0), &host);
+    let expected = run_conv(&c, geometry, &r, &host);
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    let first = run_conv(&c, geometry, &r, &gpu);
+    for (name, (got, want)) in ["output", "input grad", "weight grad"]
+        .iter()
+        .zip(first.iter().zip(&expected))
+    {
+        eprintln!("checking {name}");
+        got.assert_approx_eq::<f32>(want, Tolerance::absolute(1e-3));
+    }
+    let second = run_conv(&c, geometry, &r, &gpu);
     for (a, b) in first.iter().zip(&second) {
         a.assert_eq(b, true);
     }

@@ -168,7 +168,7 @@ pub(crate) fn input_grad<I: EdgeIndex>(
 }
 
 #[inline(always)]
-fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(super) fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 

@@ -11,8 +11,24 @@ use crate::probe::{self, Path};
 /// Defines `fn $name(..)` that runs `$generic::<true>` (compiled with AVX2 and FMA) where the
 /// CPU supports them and `$generic::<false>` elsewhere. The generic body must be
 /// `#[inline(always)]` so it is compiled inside the feature-enabled function.
-/// The functions are generic over the index type `I`.
+/// The functions are generic over the index type `I`; `plain fn` defines one that is not.
 macro_rules! fma_dispatched {
+    (plain fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $generic:ident;) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn with_fma($($arg: $ty),*) {
+                    $generic::<true>($($arg),*)
+                }
+                if $crate::cpu::fma_available() {
+                    // SAFETY: the CPU supports the features `with_fma` was compiled for.
+                    return unsafe { with_fma($($arg),*) };
+                }
+            }
+            $generic::<false>($($arg),*)
+        }
+    };
     (fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $generic:ident;) => {
         fn $name<I: EdgeIndex>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
@@ -31,7 +47,19 @@ macro_rules! fma_dispatched {
     };
 }
 
+/// Evaluates `$body` with `$idx` bound to the index slice, whatever its stored type.
+macro_rules! on_indices {
+    ($view:expr, |$idx:ident| $body:expr) => {
+        match $view {
+            IndexView::I32($idx) => $body,
+            IndexView::I64($idx) => $body,
+        }
+    };
+}
+
 mod avx2;
+pub(crate) mod conv;
+mod conv_kernels;
 mod kernels;
 mod layout;
 
@@ -55,16 +83,6 @@ fn fma_available() -> bool {
 }
 
 use kernels::Edges;
-
-/// Evaluates `$body` with `$idx` bound to the index slice, whatever its stored type.
-macro_rules! on_indices {
-    ($view:expr, |$idx:ident| $body:expr) => {
-        match $view {
-            IndexView::I32($idx) => $body,
-            IndexView::I64($idx) => $body,
-        }
-    };
-}
 
 /// Zero-copy access to a CPU backend's storage, where its layout allows: reading through
 /// `into_data` copies a shared tensor (ndarray element by element), which costs more than the
@@ -131,7 +149,7 @@ pub(crate) fn forward<B: HostView>(
     let w = host_f32::<B>(&weight, &mut w_copy);
     let mut idx_copy = None;
     let y = on_indices!(
-        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        host_indices::<B>(&indices, Bound::input_width(in_features), &mut idx_copy),
         |idx| {
             kernels::forward(
                 x,
@@ -146,7 +164,7 @@ pub(crate) fn forward<B: HostView>(
             )
         }
     );
-    write_f32::<B>(y, [batch, out], &input)
+    write_f32::<B, 2>(y, [batch, out], &input)
 }
 
 /// The CPU weight gradient.
@@ -164,7 +182,7 @@ pub(crate) fn weight_grad<B: HostView>(
     let dy = host_f32::<B>(&grad_output, &mut dy_copy);
     let mut idx_copy = None;
     let dw = on_indices!(
-        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        host_indices::<B>(&indices, Bound::input_width(in_features), &mut idx_copy),
         |idx| {
             let edges = Edges {
                 indices: idx,
@@ -175,7 +193,7 @@ pub(crate) fn weight_grad<B: HostView>(
             kernels::weight_grad(x, dy, batch, in_features, edges)
         }
     );
-    write_f32::<B>(dw, [out, k], &input)
+    write_f32::<B, 2>(dw, [out, k], &input)
 }
 
 /// The CPU input gradient.
@@ -193,7 +211,7 @@ pub(crate) fn input_grad<B: HostView>(
     let w = host_f32::<B>(&weight, &mut w_copy);
     let mut idx_copy = None;
     let dx = on_indices!(
-        host_indices::<B>(&indices, in_features, &mut idx_copy),
+        host_indices::<B>(&indices, Bound::input_width(in_features), &mut idx_copy),
         |idx| {
             kernels::input_grad(
                 dy,
@@ -208,7 +226,7 @@ pub(crate) fn input_grad<B: HostView>(
             )
         }
     );
-    write_f32::<B>(dx, [batch, in_features], &grad_output)
+    write_f32::<B, 2>(dx, [batch, in_features], &grad_output)
 }
 
 fn dims2(shape: &burn::tensor::Shape) -> [usize; 2] {
@@ -237,9 +255,9 @@ fn host_f32<'a, B: HostView>(
 }
 
 /// A new tensor on `like`'s device, in `like`'s dtype.
-fn write_f32<B: Backend>(
+fn write_f32<B: Backend, const D: usize>(
     values: Vec<f32>,
-    dims: [usize; 2],
+    dims: [usize; D],
     like: &FloatTensor<B>,
 ) -> FloatTensor<B> {
     let data = TensorData::new(values, dims);
@@ -257,7 +275,7 @@ fn write_f32<B: Backend>(
 /// features, so it is an error, not a clamp.
 fn host_indices<'a, B: HostView>(
     indices: &'a IntTensor<B>,
-    in_features: usize,
+    bound: Bound,
     copy: &'a mut Option<Vec<i64>>,
 ) -> IndexView<'a> {
     let view = B::index_view(indices).unwrap_or_else(|| {
@@ -265,29 +283,47 @@ fn host_indices<'a, B: HostView>(
             read_sync(B::int_into_data(indices.clone())).expect("reading a CPU tensor cannot fail");
         IndexView::I64(copy.insert(data.iter::<i64>().collect()))
     });
-    on_indices!(view, |values| check_range(values, in_features));
+    on_indices!(view, |values| check_range(values, bound));
     view
 }
 
-/// Panics, naming the first offender, unless every index lies in `0..in_features`. The
+/// The range indices must lie in, `0..size`, and what `size` is.
+#[derive(Clone, Copy)]
+struct Bound {
+    size: usize,
+    what: &'static str,
+}
+
+impl Bound {
+    /// The fan-in op's: the input width.
+    fn input_width(size: usize) -> Self {
+        Self {
+            size,
+            what: "the input width",
+        }
+    }
+}
+
+/// Panics, naming the first offender, unless every index lies in `0..bound.size`. The
 /// min/max pass runs in the indices' own type, so that it vectorises (i32 in AVX2); the
 /// search for the offender runs only on failure.
-fn check_range<I: Copy + Ord + Into<i64>>(indices: &[I], in_features: usize) {
+fn check_range<I: Copy + Ord + Into<i64>>(indices: &[I], bound: Bound) {
     let Some((min, max)) = bounds(indices) else {
         return;
     };
-    if min.into() >= 0 && max.into() < in_features as i64 {
+    let Bound { size, what } = bound;
+    if min.into() >= 0 && max.into() < size as i64 {
         return;
     }
     let (position, j) = indices
         .iter()
         .map(|&j| j.into())
         .enumerate()
-        .find(|&(_, j): &(usize, i64)| !(0..in_features as i64).contains(&j))
+        .find(|&(_, j): &(usize, i64)| !(0..size as i64).contains(&j))
         .expect("an index out of range exists");
     panic!(
         "fan-in index {j} at flat position {position} is out of range: indices must lie in \
-         0..{in_features} (the input width)"
+         0..{size} ({what})"
     );
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use mcnn_fan_in::TapGeometry;
 
 /// A small layer with duplicate indices in some rows and every input used at least once.
 pub struct Case {
@@ -41,6 +42,51 @@ impl Case {
             indices: self.indices.clone().to_device(device),
             bias: self.bias.clone().to_device(device),
             d_input: self.d_input,
+        }
+    }
+}
+
+/// A sparse convolution: input `[batch, c_in, height, width]`, `filters` filters of `k` taps.
+pub struct ConvCase {
+    pub input: Tensor<4>,
+    pub weight: Tensor<2>,
+    pub taps: Tensor<2, Int>,
+    pub bias: Tensor<1>,
+}
+
+/// Filter `o` reads taps `(o·7 + m·5) mod (c_in·kh·kw)`, and its first tap twice when
+/// `k > 2`.
+pub fn conv_case(
+    host: &Device,
+    input: [usize; 4],
+    filters: usize,
+    k: usize,
+    geometry: TapGeometry,
+) -> ConvCase {
+    host.seed(23);
+    let taps_in = input[1] * geometry.taps_per_channel();
+    let taps: Vec<i64> = (0..filters)
+        .flat_map(|o| {
+            (0..k)
+                .map(move |m| if m == k - 1 && k > 2 { 0 } else { m })
+                .map(move |m| ((o * 7 + m * 5) % taps_in) as i64)
+        })
+        .collect();
+    ConvCase {
+        input: Tensor::random(input, Distribution::Normal(0.0, 1.0), host),
+        weight: Tensor::random([filters, k], Distribution::Normal(0.0, 1.0), host),
+        taps: Tensor::from_data(TensorData::new(taps, [filters, k]), host),
+        bias: Tensor::random([filters], Distribution::Normal(0.0, 1.0), host),
+    }
+}
+
+impl ConvCase {
+    pub fn to_device(&self, device: &Device) -> ConvCase {
+        ConvCase {
+            input: self.input.clone().to_device(device),
+            weight: self.weight.clone().to_device(device),
+            taps: self.taps.clone().to_device(device),
+            bias: self.bias.clone().to_device(device),
         }
     }
 }

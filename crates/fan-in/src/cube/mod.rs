@@ -21,6 +21,8 @@ use burn_cubecl::tensor::CubeTensor;
 use crate::FanInBackend;
 use crate::probe::{self, Path};
 
+mod conv;
+
 /// `output[b, o] = Σ_m weight[o, m] · input[b, indices[o, m]]`; one unit per `(b, o)`.
 #[cube(launch)]
 fn forward_kernel<F: Float, I: Numeric>(
@@ -163,7 +165,7 @@ fn input_grad_kernel<F: Float>(
 }
 
 /// A launch grid with one unit per element.
-fn grid(tensor: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
+pub(crate) fn grid(tensor: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
     let cube_dim = CubeDim::new(&tensor.client, units);
     (
         cubecl::calculate_cube_count_elemwise(&tensor.client, units, cube_dim),
@@ -171,7 +173,7 @@ fn grid(tensor: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
     )
 }
 
-fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
+pub(crate) fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
     empty_device_dtype(
         reference.client.clone(),
         reference.device.clone(),
@@ -181,7 +183,10 @@ fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor 
 }
 
 /// The transposed index: `offsets` (`in + 1` entries) and the edge ids grouped by input.
-fn transposed_index(indices: &CubeTensor, in_features: usize) -> (CubeTensor, CubeTensor) {
+pub(crate) fn transposed_index(
+    indices: &CubeTensor,
+    in_features: usize,
+) -> (CubeTensor, CubeTensor) {
     let edge_count = indices.shape().num_elements();
     let counts = zeros(
         indices.device.clone(),
