@@ -178,7 +178,12 @@ fn gradients_match_central_finite_differences() {
         let grads = ran(Path::AutodiffBackward, || loss(y, &r).backward());
         let analytic = |t: Option<Tensor<4>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
         let dx = analytic(x.grad(&grads));
-        let dw = w.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let dw = w
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
 
         let h = 0.05f32;
         let central = |values: &TensorData, at: usize, rebuild: &dyn Fn(TensorData) -> f64| {

@@ -1,5 +1,5 @@
-//! The sparse path of `SampledConv2d` (unfold + fan-in op) against Burn's dense `Conv2d` of the
-//! same shape, on the same backend in the same run.
+//! The sparse path of `SampledConv2d` (the direct sparse convolution, `Kernel::Sparse`) against
+//! Burn's dense `Conv2d` of the same shape, on the same backend in the same run.
 //!
 //! `cargo bench -p sampled-conv --features flex,ndarray --bench sampled_conv` (add
 //! `-- sampled_conv_flex` to run one backend). Two layers: LeNet-5's second convolution
@@ -17,7 +17,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use criterion::Criterion;
 use mcnn_backends::bench::criterion_mean_seconds;
 use mcnn_backends::{BackendKind, materialize};
-use sampled_conv::SampledConv2d;
+use sampled_conv::{Kernel, SampledConv2d};
 use sampled_linear::{Budget, SamplingConfig};
 
 const AMOUNTS: [f64; 4] = [0.1, 0.25, 0.5, 1.0];
@@ -70,6 +70,7 @@ fn main() {
                 let config = SamplingConfig::new(Budget::Amount(k)).with_seed(2);
                 let (sampled, report) = SampledConv2d::from_conv2d(&dense, &config, case.name)
                     .expect("a trained-looking layer samples");
+                let sampled = sampled.with_kernel(Kernel::Sparse);
                 let id = format!("{}_K{k}", case.name);
                 group.bench_function(&id, |b| {
                     b.iter(|| sync(sampled.forward(x.clone()), &device))

@@ -31,9 +31,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use mcnn_backends::RecordedSize;
-use mcnn_fan_in::fan_in;
+use mcnn_fan_in::{TapGeometry, fan_in_conv};
 use sampled_linear::packed::{PackedLayout, SparseRows};
 use sampled_linear::{
     CompactRows, Form, Kernel, LayerReport, Method, SampledLinearError, SampledWeights,
@@ -153,10 +153,11 @@ pub struct SampledConv2dConfig {
 /// [`config`](Self::config) rebuilds the layer for its record.
 ///
 /// [`forward`](Self::forward) runs, by density ([`Kernel`]), either only the sampled taps
-/// (the input's patches `[batch, positions, c_in · kh · kw]` gathered with one `select`, then
-/// the fan-in op of `mcnn-fan-in`, custom forward and backward on CPU and CubeCL, at a cost
-/// proportional to `batch · positions · c_out · k` plus the gather), or Burn's dense
-/// convolution with the materialised counts. The scales multiply the output.
+/// (the direct sparse convolution `fan_in_conv` of `mcnn-fan-in`: every output reads its
+/// filter's `k` taps straight from the input, no patches materialised, custom forward and
+/// backward on CPU and CubeCL, at a cost proportional to `batch · positions · c_out · k`), or
+/// Burn's dense convolution with the materialised counts ([`is_sparse`](Self::is_sparse)
+/// says which). The scales multiply the sparse path's weights and the dense path's output.
 /// [`forward_reference`](Self::forward_reference) is the dense convolution with the
 /// materialised weights `scale · q`; all agree up to the order of the float summation.
 ///
@@ -312,74 +313,53 @@ impl SampledConv2d {
     /// On an input of other channels or smaller than the dilated kernel, and on a layer built
     /// from its configuration that has not loaded its record.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let (taps, filters) = (self.geometry.taps(), self.geometry.channels_out);
-        let output = match self.kernel.is_sparse(self.fan_in(), taps, filters) {
-            true => self.forward_sparse(input),
-            false => {
-                let (input, _) = self.padded(input);
-                let (_, counts) = self.rows.tensors(Form::Dense, &input.device(), |_| 0);
-                conv2d(input, self.shaped(counts), None, self.options())
-            }
-        };
-        let scales = self.scales.val().reshape([1, -1, 1, 1]);
-        let output = output * scales;
-        match &self.bias {
-            Some(bias) => output + bias.val().reshape([1, -1, 1, 1]),
+        let bias = self.bias.as_ref().map(Param::val);
+        if self.is_sparse() {
+            return self.forward_sparse(input, bias);
+        }
+        let (input, _) = self.padded(input);
+        let (_, counts) = self.rows.tensors(Form::Dense, &input.device(), |_| 0);
+        let output = conv2d(input, self.shaped(counts), None, self.options());
+        let output = output * self.scales.val().reshape([1, -1, 1, 1]);
+        match bias {
+            Some(bias) => output + bias.reshape([1, -1, 1, 1]),
             None => output,
         }
     }
 
-    /// The integer part of the sparse path: patches, then the fan-in op with the counts.
-    fn forward_sparse(&self, input: Tensor<4>) -> Tensor<4> {
-        let (input, [height_out, width_out]) = self.padded(input);
-        let [batch, channels, height, width] = input.dims();
-        let taps = channels * self.geometry.kernel_size[0] * self.geometry.kernel_size[1];
-        let positions = height_out * width_out;
-        // The patches [batch, positions, c_in·kh·kw] by one gather from the padded input:
-        // its cost is the patches' size (Burn's `unfold4d` is a convolution with one-hot
-        // kernels, `taps` times more work).
-        let indices = self.patch_indices([channels, height, width], [height_out, width_out]);
-        let device = input.device();
-        let indices =
-            Tensor::<1, Int>::from_data(TensorData::new(indices, [positions * taps]), &device);
-        let patches = input
-            .reshape([batch, channels * height * width])
-            .select(1, indices)
-            .reshape([batch, positions, taps]);
-        // Taps of filter o index its group's channels: shift them to the group's features.
-        let (c_out, group_taps) = (self.geometry.channels_out, self.geometry.taps());
-        let per_group = c_out / self.geometry.groups;
-        let (indices, counts) = self
-            .rows
-            .tensors(Form::Padded, &device, |o| o / per_group * group_taps);
-        let output = fan_in(patches, counts, indices.expect("padded form"), None);
-        output
-            .swap_dims(1, 2)
-            .reshape([batch, c_out, height_out, width_out])
+    /// Whether [`forward`](Self::forward) runs the sparse path: always for [`Kernel::Sparse`],
+    /// never for [`Kernel::Dense`], and for [`Kernel::Auto`] while the widest filter reads
+    /// fewer than [`DENSE_FROM`](Self::DENSE_FROM) of its taps.
+    pub fn is_sparse(&self) -> bool {
+        let (taps, filters) = (self.geometry.taps(), self.geometry.channels_out);
+        self.kernel
+            .is_sparse_by(Self::DENSE_FROM, 0, self.fan_in(), taps, filters)
     }
 
-    /// For every output position (row-major) and tap (`channel · kh · kw + ky · kw + kx`), the
-    /// index of the input value it reads in the flattened padded input `[channels, height,
-    /// width]`.
-    fn patch_indices(&self, [channels, height, width]: [usize; 3], out: [usize; 2]) -> Vec<i64> {
-        let [kh, kw] = self.geometry.kernel_size;
-        let (stride, dilation) = (self.geometry.stride, self.geometry.dilation);
-        let mut indices = Vec::with_capacity(out[0] * out[1] * channels * kh * kw);
-        for oy in 0..out[0] {
-            for ox in 0..out[1] {
-                let (y0, x0) = (oy * stride[0], ox * stride[1]);
-                for c in 0..channels {
-                    for ky in 0..kh {
-                        let y = y0 + ky * dilation[0];
-                        for kx in 0..kw {
-                            let x = x0 + kx * dilation[1];
-                            indices.push(((c * height + y) * width + x) as i64);
-                        }
-                    }
-                }
-            }
-        }
-        indices
+    /// The fraction of a filter's taps (of the widest filter) from which [`Kernel::Auto`]
+    /// takes Burn's dense convolution. On flex the direct sparse convolution costs 0.82 of
+    /// `Conv2d` with 47% of the taps in the widest filter and 0.99–1.37 with 73% on an
+    /// AlexNet-style layer (128 → 192, 3×3, 8×8, batch 32), 0.50–0.57 with 75% on LeNet's
+    /// conv2 (`cargo bench -p sampled-conv --bench sampled_conv`, docs/RESULTS.md); it has no
+    /// fixed cost per call, so small layers take it too.
+    pub const DENSE_FROM: f64 = 0.6;
+
+    /// The sparse path: the direct sparse convolution of the padded input with the counts
+    /// times their filter's scale, each output reading only its filter's sampled taps.
+    fn forward_sparse(&self, input: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+        let (input, _) = self.padded(input);
+        // Taps of filter o index its group's channels: shift them to the group's taps.
+        let (c_out, group_taps) = (self.geometry.channels_out, self.geometry.taps());
+        let per_group = c_out / self.geometry.groups;
+        let (taps, counts) = self.rows.tensors(Form::Padded, &input.device(), |o| {
+            o / per_group * group_taps
+        });
+        // Scaling the `[c_out, k]` weights costs less than scaling the output.
+        let weights = counts * self.scales.val().unsqueeze_dim(1);
+        let window = TapGeometry::new(self.geometry.kernel_size)
+            .with_stride(self.geometry.stride)
+            .with_dilation(self.geometry.dilation);
+        fan_in_conv(input, weights, taps.expect("padded form"), window, bias)
     }
 
     /// The same convolution, dense, with the materialised weights ([`dense_weight`](Self::dense_weight)):

@@ -5,8 +5,8 @@
 //! Keller, *Instant Quantization of Neural Networks using Monte Carlo Methods*
 //! (arXiv:1905.12253), section 3 of `docs/algorithms.md`.
 //!
-//! - [`SampledConv2d`]: the compact layer (taps + integers + scales), computed through the
-//!   fan-in op on the unfolded input; [`SampledConv2d::from_conv2d`] makes it from a trained
+//! - [`SampledConv2d`]: the compact layer (taps + integers + scales), computed by the direct
+//!   sparse convolution of `mcnn-fan-in` (each output reads only its filter's sampled taps); [`SampledConv2d::from_conv2d`] makes it from a trained
 //!   `Conv2d`, [`SampledConv2d::forward_reference`] is the dense convolution it must equal.
 //! - Whole models: `sampled_linear::sample_weights` and `sampled_linear::apply_baseline` with
 //!   `LayerKind::ALL` sample (or prune, round) every `Conv2d` filter and `Linear` neuron in

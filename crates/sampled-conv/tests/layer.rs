@@ -1,4 +1,4 @@
-//! `SampledConv2d`: the stored integers are the sampler's, the sparse path (unfold + fan-in)
+//! `SampledConv2d`: the stored integers are the sampler's, the sparse path (the direct sparse convolution)
 //! equals Burn's own `Conv2d` with the materialised weights on every backend for strides,
 //! padding, dilation and groups, gradients against the reference and finite differences,
 //! whole-model sampling and baselines, save/load and errors.
@@ -105,9 +105,9 @@ fn the_sparse_path_equals_burns_conv2d_on_every_backend() {
             let reference = fork_identical(&burn_conv, &device);
             let x = x.clone().to_device(&device);
             let path = if kind.is_cpu() {
-                Path::CpuForward
+                Path::CpuConvForward
             } else {
-                Path::CubeForward
+                Path::CubeConvForward
             };
             let before = probe::count(path);
             let got = sampled.forward(x.clone()).into_data();
@@ -372,4 +372,29 @@ fn a_configuration_of_zero_groups_is_refused_by_init() {
     let mut bad = layer.config();
     bad.geometry.groups = 0;
     bad.init(&host);
+}
+
+/// `Kernel::Auto` takes the direct sparse convolution while the widest filter reads fewer than
+/// `DENSE_FROM` of its taps, whatever the layer's size; the other kernels are what they say.
+#[test]
+fn auto_takes_the_sparse_path_below_dense_from() {
+    let dense = conv(Conv2dConfig::new([6, 16], [5, 5]), 3);
+    let sample = |amount: f64| {
+        let config = SamplingConfig::new(Budget::Amount(amount)).with_seed(4);
+        SampledConv2d::from_conv2d(&dense, &config, "conv2")
+            .unwrap()
+            .0
+    };
+    for (amount, sparse) in [(0.1, true), (8.0, false)] {
+        let layer = sample(amount);
+        let widest = layer.fan_in() as f64 / 150.0;
+        assert_eq!(
+            widest < SampledConv2d::DENSE_FROM,
+            sparse,
+            "K = {amount}: {widest}"
+        );
+        assert_eq!(layer.is_sparse(), sparse, "K = {amount}");
+        assert!(layer.clone().with_kernel(Kernel::Sparse).is_sparse());
+        assert!(!layer.with_kernel(Kernel::Dense).is_sparse());
+    }
 }

@@ -79,10 +79,23 @@ impl Kernel {
     /// `dense_from` of the inputs instead of [`DENSE_FROM`](Self::DENSE_FROM) (a training step,
     /// which pays more around the sparse op, switches earlier).
     pub fn is_sparse_below(self, dense_from: f64, k: usize, d_input: usize, rows: usize) -> bool {
+        self.is_sparse_by(dense_from, Self::SPARSE_FROM_WEIGHTS, k, d_input, rows)
+    }
+
+    /// [`is_sparse`](Self::is_sparse) with [`Kernel::Auto`]'s two thresholds given: the dense
+    /// kernel from `dense_from` of the inputs, or below `sparse_from_weights` weights (a
+    /// sparse op without a fixed cost per call, as the direct sparse convolution, takes 0).
+    pub fn is_sparse_by(
+        self,
+        dense_from: f64,
+        sparse_from_weights: usize,
+        k: usize,
+        d_input: usize,
+        rows: usize,
+    ) -> bool {
         match self {
             Self::Auto => {
-                (k as f64) < dense_from * d_input as f64
-                    && d_input * rows >= Self::SPARSE_FROM_WEIGHTS
+                (k as f64) < dense_from * d_input as f64 && d_input * rows >= sparse_from_weights
             }
             Self::Sparse => true,
             Self::Dense => false,

@@ -1,8 +1,8 @@
 //! The direct sparse convolution on plain slices, in Burn's NCHW layout.
 //!
-//! The forward computes the output plane of one (sample, filter) in tiles of [`ROWS`] ×
+//! The forward computes the output plane of one (sample, filter) in tiles of up to 8 ×
 //! [`COLS`] outputs that stay in registers while the filter's taps stream by: per tap, one
-//! weight and `ROWS` loads of `COLS` neighbouring inputs (contiguous at stride 1). A plane that
+//! weight and one load of `COLS` neighbouring inputs per row (contiguous at stride 1). A plane that
 //! is not a multiple of the tile ends with a tile shifted back over the previous one; the
 //! outputs both compute are summed in the same order, so they are equal. The input gradient
 //! runs every tap as AXPYs of the output gradient's rows into its sample's input plane (a task
@@ -14,9 +14,7 @@ use rayon::prelude::*;
 use super::kernels::fmadd;
 use super::min_items;
 
-/// Output rows of a register tile.
-const ROWS: usize = 4;
-/// Output columns of a register tile: one AVX register of f32.
+/// Output columns of a register tile: one AVX register of f32 (its rows: [`tile_rows`]).
 const COLS: usize = 8;
 
 /// The filters: `offsets` (where each tap reads, relative to the output position, in a
@@ -128,20 +126,44 @@ fn forward_plane_generic<const FMA: bool>(
     y: &mut [f32],
 ) {
     let [rows, cols] = window.out;
-    let unit = window.col == 1;
+    // Every load of the tiles below stays within the furthest input the plane reads: checked
+    // once here instead of at every load (the checks cost as much as the FMAs).
+    let furthest = offsets.iter().max().map_or(0, |&offset| {
+        offset + (rows - 1) * window.row + (cols - 1) * window.col
+    });
+    assert!(
+        offsets.is_empty() || furthest < x.len(),
+        "a tap reads past the input"
+    );
     let args = (x, offsets, weights, window, y);
-    match (rows >= ROWS, cols >= COLS) {
-        (true, true) if unit => tiles::<FMA, ROWS, COLS, true>(args),
-        (true, true) => tiles::<FMA, ROWS, COLS, false>(args),
-        (false, true) if unit => tiles::<FMA, 1, COLS, true>(args),
-        (false, true) => tiles::<FMA, 1, COLS, false>(args),
-        (true, false) => tiles::<FMA, ROWS, 1, false>(args),
-        (false, false) => tiles::<FMA, 1, 1, false>(args),
+    let unit = window.col == 1;
+    match (tile_rows(rows), cols >= COLS) {
+        (8, true) if unit => tiles::<FMA, 8, COLS, true>(args),
+        (8, true) => tiles::<FMA, 8, COLS, false>(args),
+        (4, true) if unit => tiles::<FMA, 4, COLS, true>(args),
+        (4, true) => tiles::<FMA, 4, COLS, false>(args),
+        (_, true) if unit => tiles::<FMA, 1, COLS, true>(args),
+        (_, true) => tiles::<FMA, 1, COLS, false>(args),
+        (8, false) => tiles::<FMA, 8, 1, false>(args),
+        (4, false) => tiles::<FMA, 4, 1, false>(args),
+        (_, false) => tiles::<FMA, 1, 1, false>(args),
+    }
+}
+
+/// The rows of a tile for a plane of `rows`: 8 or 4, whichever computes fewer rows in all
+/// (the last tile overlaps its neighbour), 8 on a tie (fewer taps streamed per output); 1
+/// below 4 rows.
+fn tile_rows(rows: usize) -> usize {
+    match rows {
+        0..4 => 1,
+        4..8 => 4,
+        _ if rows.div_ceil(8) * 8 <= rows.div_ceil(4) * 4 => 8,
+        _ => 4,
     }
 }
 
 /// The output plane in tiles of `R × C`; `UNIT` when neighbouring outputs read neighbouring
-/// inputs (stride 1 along the width).
+/// inputs (stride 1 along the width). The caller checked that every load lies within `x`.
 #[inline(always)]
 fn tiles<const FMA: bool, const R: usize, const C: usize, const UNIT: bool>(
     (x, offsets, weights, window, y): (&[f32], &[usize], &[f32], Window, &mut [f32]),
@@ -154,7 +176,9 @@ fn tiles<const FMA: bool, const R: usize, const C: usize, const UNIT: bool>(
             for (&offset, &w) in offsets.iter().zip(weights) {
                 let at = corner + offset;
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    let v = load::<C, UNIT>(x, at + r * window.row, window.col);
+                    // SAFETY: the furthest input any tap reads from any tile lies within `x`
+                    // (checked by the caller); this load reads at most that far.
+                    let v = unsafe { load::<C, UNIT>(x, at + r * window.row, window.col) };
                     for l in 0..C {
                         acc[l] = fmadd::<FMA>(v[l], w, acc[l]);
                     }
@@ -174,12 +198,19 @@ fn tile_starts(size: usize, tile: usize) -> impl Iterator<Item = usize> {
 }
 
 /// `C` inputs from `at`, `step` apart (`UNIT`: step 1, one contiguous load).
+///
+/// # Safety
+/// `at + (C − 1) · step` must lie within `x`.
 #[inline(always)]
-fn load<const C: usize, const UNIT: bool>(x: &[f32], at: usize, step: usize) -> [f32; C] {
-    if UNIT {
-        x[at..at + C].try_into().expect("C floats")
-    } else {
-        std::array::from_fn(|l| x[at + l * step])
+unsafe fn load<const C: usize, const UNIT: bool>(x: &[f32], at: usize, step: usize) -> [f32; C] {
+    debug_assert!(at + (C - 1) * step < x.len());
+    // SAFETY: as the caller promised.
+    unsafe {
+        if UNIT {
+            std::ptr::read_unaligned(x.as_ptr().add(at).cast::<[f32; C]>())
+        } else {
+            std::array::from_fn(|l| *x.get_unchecked(at + l * step))
+        }
     }
 }
 
@@ -302,6 +333,12 @@ mod tests {
     }
 
     #[test]
+    fn tile_rows_compute_the_fewest_rows() {
+        let rows: Vec<usize> = [1, 3, 4, 7, 8, 10, 16, 28, 30].map(tile_rows).into();
+        assert_eq!(rows, [1, 1, 4, 4, 8, 4, 8, 4, 8]);
+    }
+
+    #[test]
     fn tiles_cover_every_output_and_overlap_only_at_the_end() {
         assert_eq!(tile_starts(8, 8).collect::<Vec<_>>(), [0]);
         assert_eq!(tile_starts(10, 4).collect::<Vec<_>>(), [0, 4, 6]);
@@ -314,6 +351,9 @@ mod tests {
     fn all_three_equal_the_definitions() {
         // Input [height, width], output [rows, cols], stride along the width.
         for (height, width, rows, cols, col) in [
+            (10, 12, 8, 10, 1),
+            (10, 21, 8, 9, 2),
+            (11, 4, 9, 2, 1),
             (6, 12, 4, 10, 1),
             (3, 12, 2, 9, 1),
             (6, 4, 4, 2, 1),
