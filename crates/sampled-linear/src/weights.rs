@@ -25,8 +25,3 @@ pub fn input_major_tensor(
     let values = transpose(rows, d_output, d_input);
     Tensor::from_data(TensorData::new(values, [d_input, d_output]), device)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

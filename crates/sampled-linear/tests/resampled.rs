@@ -200,7 +200,7 @@ fn auto_takes_the_fan_in_op_for_a_sparse_sample_of_a_large_layer() {
     // 512 × 128 weights (Kernel::SPARSE_FROM_WEIGHTS), at most 8 of 512 inputs per row.
     let layer =
         ResampledLinearConfig::new(512, 128, SamplingConfig::new(Budget::PerNeuron(8))).init(&ad);
-    assert!(8.0 < ResampledLinear::SPARSE_BELOW * 512.0);
+    const { assert!(8.0 < ResampledLinear::SPARSE_BELOW * 512.0) };
     let x = Tensor::<2>::random([2, 512], Distribution::Normal(0.0, 1.0), &ad);
     let before = probe::count(Path::CpuForward);
     let _ = layer.forward(x);

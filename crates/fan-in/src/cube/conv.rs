@@ -157,7 +157,7 @@ fn input_grad_kernel<F: Float>(
             let (ry, rx) = (ky * dh, kx * dw);
             if y >= ry && x >= rx {
                 let (oy, ox) = ((y - ry) / sh, (x - rx) / sw);
-                if (y - ry) % sh == 0 && (x - rx) % sw == 0 && oy < rows && ox < cols {
+                if (y - ry).is_multiple_of(sh) && (x - rx).is_multiple_of(sw) && oy < rows && ox < cols {
                     let t = (c * kh + ky) * kw + kx;
                     let first = usize::cast_from(offsets[t]);
                     let last = usize::cast_from(offsets[t + 1]);
