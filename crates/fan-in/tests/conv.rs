@@ -187,13 +187,7 @@ fn gradients_match_central_finite_differences() {
 
         let h = 0.05f32;
         let central = |values: &TensorData, at: usize, rebuild: &dyn Fn(TensorData) -> f64| {
-            let mut v = values.try_to_vec::<f32>().unwrap();
-            let base = v[at];
-            v[at] = base + h;
-            let up = rebuild(TensorData::new(v.clone(), values.shape().clone()));
-            v[at] = base - h;
-            let down = rebuild(TensorData::new(v, values.shape().clone()));
-            (up - down) / (2.0 * h as f64)
+            common::central_difference(values, at, h, rebuild)
         };
         let (xd, wd) = (c.input.to_data(), c.weight.to_data());
         let check = |name: &str, at: usize, fd: f64, analytic: f32| {

@@ -20,15 +20,9 @@ use crate::probe::{self, Path};
 
 /// The input offset of tap `t` (`(c · kh + ky) · kw + kx`) in a sample's `[c, height, width]`.
 #[cube]
-fn tap_offset(
-    t: usize,
-    height: usize,
-    width: usize,
-    #[comptime] kh: usize,
-    #[comptime] kw: usize,
-    #[comptime] dh: usize,
-    #[comptime] dw: usize,
-) -> usize {
+fn tap_offset(t: usize, height: usize, width: usize, #[comptime] window: TapGeometry) -> usize {
+    let (kh, kw) = comptime!((window.kernel_size[0], window.kernel_size[1]));
+    let (dh, dw) = comptime!((window.dilation[0], window.dilation[1]));
     let c = t / (kh * kw);
     let ky = (t / kw) % kh;
     let kx = t % kw;
@@ -38,24 +32,19 @@ fn tap_offset(
 /// `output[b, o, oy, ox] = Σ_m weight[o, m] · input[b, tap m at (oy, ox)]`; one unit per
 /// output element.
 #[cube(launch)]
-#[allow(clippy::too_many_arguments)]
 fn forward_kernel<F: Float, I: Numeric>(
     input: &Tensor<F>,
     weight: &Tensor<F>,
     taps: &Tensor<I>,
     output: &mut Tensor<F>,
-    #[comptime] kh: usize,
-    #[comptime] kw: usize,
-    #[comptime] sh: usize,
-    #[comptime] sw: usize,
-    #[comptime] dh: usize,
-    #[comptime] dw: usize,
+    #[comptime] window: TapGeometry,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
     let pos = ABSOLUTE_POS;
     if pos >= output.len() {
         terminate!();
     }
+    let (sh, sw) = comptime!((window.stride[0], window.stride[1]));
     let (filters, rows, cols) = (output.shape(1), output.shape(2), output.shape(3));
     let ox = pos % cols;
     let oy = (pos / cols) % rows;
@@ -68,7 +57,7 @@ fn forward_kernel<F: Float, I: Numeric>(
     for m in 0..k {
         let e = o * k + m;
         let t = usize::cast_from(taps[e]);
-        acc += weight[e] * input[corner + tap_offset(t, height, width, kh, kw, dh, dw)];
+        acc += weight[e] * input[corner + tap_offset(t, height, width, window)];
     }
     output[pos] = acc;
 }
@@ -76,29 +65,24 @@ fn forward_kernel<F: Float, I: Numeric>(
 /// `grad_weight[o, m] = Σ_{b, oy, ox} grad_output[b, o, oy, ox] · input[b, tap m at (oy,
 /// ox)]`; one unit per tap.
 #[cube(launch)]
-#[allow(clippy::too_many_arguments)]
 fn weight_grad_kernel<F: Float, I: Numeric>(
     input: &Tensor<F>,
     grad_output: &Tensor<F>,
     taps: &Tensor<I>,
     grad_weight: &mut Tensor<F>,
-    #[comptime] kh: usize,
-    #[comptime] kw: usize,
-    #[comptime] sh: usize,
-    #[comptime] sw: usize,
-    #[comptime] dh: usize,
-    #[comptime] dw: usize,
+    #[comptime] window: TapGeometry,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
     let e = ABSOLUTE_POS;
     if e >= grad_weight.len() {
         terminate!();
     }
+    let (sh, sw) = comptime!((window.stride[0], window.stride[1]));
     let o = e / taps.shape(1);
     let (batch, filters) = (grad_output.shape(0), grad_output.shape(1));
     let (rows, cols) = (grad_output.shape(2), grad_output.shape(3));
     let (channels, height, width) = (input.shape(1), input.shape(2), input.shape(3));
-    let offset = tap_offset(usize::cast_from(taps[e]), height, width, kh, kw, dh, dw);
+    let offset = tap_offset(usize::cast_from(taps[e]), height, width, window);
     let mut acc = F::new(0.0);
     for b in 0..batch {
         let sample = b * channels * height * width + offset;
@@ -117,25 +101,22 @@ fn weight_grad_kernel<F: Float, I: Numeric>(
 /// kx)` of channel `c` that reach `(y, x)` from an output `(oy, ox)`, and the edges `e` of
 /// each tap (its segment of the transposed index); one unit per input element.
 #[cube(launch)]
-#[allow(clippy::too_many_arguments)]
 fn input_grad_kernel<F: Float>(
     grad_output: &Tensor<F>,
     weight: &Tensor<F>,
     offsets: &Tensor<u32>,
     edges: &Tensor<u32>,
     grad_input: &mut Tensor<F>,
-    #[comptime] kh: usize,
-    #[comptime] kw: usize,
-    #[comptime] sh: usize,
-    #[comptime] sw: usize,
-    #[comptime] dh: usize,
-    #[comptime] dw: usize,
+    #[comptime] window: TapGeometry,
     #[define(F)] _dtype: ElemType,
 ) {
     let pos = ABSOLUTE_POS;
     if pos >= grad_input.len() {
         terminate!();
     }
+    let (kh, kw) = comptime!((window.kernel_size[0], window.kernel_size[1]));
+    let (sh, sw) = comptime!((window.stride[0], window.stride[1]));
+    let (dh, dw) = comptime!((window.dilation[0], window.dilation[1]));
     let (channels, height, width) = (
         grad_input.shape(1),
         grad_input.shape(2),
@@ -157,7 +138,11 @@ fn input_grad_kernel<F: Float>(
             let (ry, rx) = (ky * dh, kx * dw);
             if y >= ry && x >= rx {
                 let (oy, ox) = ((y - ry) / sh, (x - rx) / sw);
-                if (y - ry).is_multiple_of(sh) && (x - rx).is_multiple_of(sw) && oy < rows && ox < cols {
+                if (y - ry).is_multiple_of(sh)
+                    && (x - rx).is_multiple_of(sw)
+                    && oy < rows
+                    && ox < cols
+                {
                     let t = (c * kh + ky) * kw + kx;
                     let first = usize::cast_from(offsets[t]);
                     let last = usize::cast_from(offsets[t + 1]);
@@ -199,8 +184,6 @@ impl FanInConvBackend for CubeBackend {
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(taps.dtype),
         ];
-        let ([kh, kw], [sh, sw], [dh, dw]) =
-            (geometry.kernel_size, geometry.stride, geometry.dilation);
         let (count, dim) = grid(&input, shape.num_elements());
         forward_kernel::launch(
             &input.client.clone(),
@@ -210,12 +193,7 @@ impl FanInConvBackend for CubeBackend {
             weight.into_tensor_arg(),
             taps.into_tensor_arg(),
             output.clone().into_tensor_arg(),
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
+            geometry,
             dtypes,
         );
         output
@@ -242,8 +220,6 @@ impl FanInConvBackend for CubeBackend {
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(taps.dtype),
         ];
-        let ([kh, kw], [sh, sw], [dh, dw]) =
-            (geometry.kernel_size, geometry.stride, geometry.dilation);
         let (count, dim) = grid(&input, shape.num_elements());
         weight_grad_kernel::launch(
             &input.client.clone(),
@@ -253,12 +229,7 @@ impl FanInConvBackend for CubeBackend {
             grad_output.into_tensor_arg(),
             taps.into_tensor_arg(),
             grad_weight.clone().into_tensor_arg(),
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
+            geometry,
             dtypes,
         );
         grad_weight
@@ -285,8 +256,6 @@ impl FanInConvBackend for CubeBackend {
         let (offsets, edges) = transposed_index(&taps, channels * geometry.taps_per_channel());
         let grad_input = empty_like(&grad_output, shape.clone(), grad_output.dtype);
         let dtype = dtype_to_storage_type(grad_output.dtype);
-        let ([kh, kw], [sh, sw], [dh, dw]) =
-            (geometry.kernel_size, geometry.stride, geometry.dilation);
         let (count, dim) = grid(&grad_output, shape.num_elements());
         input_grad_kernel::launch(
             &grad_output.client.clone(),
@@ -297,12 +266,7 @@ impl FanInConvBackend for CubeBackend {
             offsets.into_tensor_arg(),
             edges.into_tensor_arg(),
             grad_input.clone().into_tensor_arg(),
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
+            geometry,
             dtype,
         );
         grad_input

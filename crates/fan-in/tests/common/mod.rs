@@ -90,3 +90,20 @@ impl ConvCase {
         }
     }
 }
+
+/// The central difference `(L(v + h·e_at) − L(v − h·e_at)) / 2h` of a loss `rebuild` of the
+/// values `values` with entry `at` moved by ±`h`.
+pub fn central_difference(
+    values: &TensorData,
+    at: usize,
+    h: f32,
+    rebuild: &dyn Fn(TensorData) -> f64,
+) -> f64 {
+    let mut v = values.try_to_vec::<f32>().unwrap();
+    let base = v[at];
+    v[at] = base + h;
+    let up = rebuild(TensorData::new(v.clone(), values.shape().clone()));
+    v[at] = base - h;
+    let down = rebuild(TensorData::new(v, values.shape().clone()));
+    (up - down) / (2.0 * h as f64)
+}
