@@ -4,7 +4,8 @@
 # `tools/device/stage_gpu_checks.sh` (into artifacts/device/). Writes logs to $OUT (default /tmp/gpu-out).
 #   1. GPU-vs-CPU agreement: the fan-in and partition-dropout test binaries (built with
 #      --features wgpu), whose wgpu cases then run on the GPU;
-#   2. fan-in vs burn::nn::Linear on wgpu at 128×1024 and 1024×4096 (criterion);
+#   2. fan-in vs burn::nn::Linear on wgpu at 128×1024 and 1024×4096, and the direct sparse
+#      convolution (SampledConv2d) vs burn::nn::conv::Conv2d (criterion);
 #   3. the PyTorch peer (tools/peers/fan_in_torch.py) at the same shapes;
 #   4. E1 on wgpu, a subset of settings (t, P ∈ {2, 5, 9}).
 set -u
@@ -27,8 +28,11 @@ step() { echo "=== $1"; local t=$SECONDS; shift; timeout "$@"; echo "=== ($((SEC
 step "fan-in GPU vs CPU" 120 ./fan_in_gpu_vs_cpu 2>&1 | tee "$OUT/tests.log" | tail -4
 step "partition-dropout layer" 120 ./partition_dropout_layer 2>&1 | tee -a "$OUT/tests.log" | tail -3
 step "sampled-linear layer" 120 ./sampled_linear_layer 2>&1 | tee -a "$OUT/tests.log" | tail -3
+step "sampled-conv layer" 120 ./sampled_conv_layer 2>&1 | tee -a "$OUT/tests.log" | tail -3
 step "bench 128x1024" 150 ./fan_in_bench --bench fan_in_wgpu 2>&1 | tee "$OUT/bench.log" | grep -E '^\| wgpu'
 MCNN_BENCH_SHAPE=1024x4096 step "bench 1024x4096" 150 ./fan_in_bench --bench fan_in_wgpu_1024x4096 2>&1 \
+  | tee -a "$OUT/bench.log" | grep -E '^\| wgpu'
+step "bench sampled conv" 150 ./sampled_conv_bench --bench sampled_conv_wgpu 2>&1 \
   | tee -a "$OUT/bench.log" | grep -E '^\| wgpu'
 step "torch peer" 120 python3 "$ROOT/tools/peers/fan_in_torch.py" 128x1024 1024x4096 2>&1 | tee "$OUT/torch.log"
 step "E1 subset" 200 ./partition_dropout_variance --backend wgpu --seeds 10 --values 2,5,9 \
