@@ -32,9 +32,11 @@ pub enum Path {
     CubeConvWeightGrad,
     /// The CubeCL input gradient of the sparse convolution (transposed taps, then a gather).
     CubeConvInputGrad,
+    /// A transposed index built on the GPU (not found in the cache of recent indices).
+    CubeTransposedIndex,
 }
 
-const PATHS: usize = 13;
+const PATHS: usize = 14;
 
 static COUNTS: [AtomicU64; PATHS] = [const { AtomicU64::new(0) }; PATHS];
 

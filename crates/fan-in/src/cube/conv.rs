@@ -1,8 +1,9 @@
 //! The direct sparse convolution as CubeCL kernels. One unit per output element: the units
 //! of a cube are neighbouring outputs of one filter, so for each tap they read neighbouring
 //! inputs (coalesced at stride 1) with the same weight. The input gradient gathers through
-//! the transposed taps ([`transposed_index`]): `dx[b, c, y, x]` visits the `kh · kw` taps of
-//! channel `c`, and for each the filters that hold it, in a fixed order.
+//! the transposed taps (built once per taps tensor, [`cached_transposed_index`]):
+//! `dx[b, c, y, x]` visits the `kh · kw` taps of channel `c`, and for each the filters that
+//! hold it, in a fixed order.
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -14,7 +15,7 @@ use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::zeros;
 
-use super::{empty_like, grid, transposed_index};
+use super::{cached_transposed_index, empty_like, grid};
 use crate::conv::{FanInConvBackend, TapGeometry};
 use crate::probe::{self, Path};
 
@@ -253,7 +254,8 @@ impl FanInConvBackend for CubeBackend {
         if shape.num_elements() == 0 || taps.shape().num_elements() == 0 {
             return zeros(grad_output.device.clone(), shape, grad_output.dtype);
         }
-        let (offsets, edges) = transposed_index(&taps, channels * geometry.taps_per_channel());
+        let (offsets, edges) =
+            cached_transposed_index(&taps, channels * geometry.taps_per_channel());
         let grad_input = empty_like(&grad_output, shape.clone(), grad_output.dtype);
         let dtype = dtype_to_storage_type(grad_output.dtype);
         let (count, dim) = grid(&grad_output, shape.num_elements());

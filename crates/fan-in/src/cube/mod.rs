@@ -5,7 +5,8 @@
 //! the kernels first build the transposed index on the device (a counting sort of the edges
 //! by input, made deterministic by sorting each input's segment by edge id) and then gather:
 //! `dx[b, j]` sums the edges of input `j` in a fixed order, the same on every run. Building
-//! the index costs `O(out · k + in)`, a factor `batch` below the gather.
+//! the index costs `O(out · k + in)`, a factor `batch` below the gather, and happens once per
+//! indices tensor ([`index_cache`]): a layer's indices are the same at every step.
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -22,6 +23,9 @@ use crate::FanInBackend;
 use crate::probe::{self, Path};
 
 mod conv;
+mod index_cache;
+
+use index_cache::cached_transposed_index;
 
 /// `output[b, o] = Σ_m weight[o, m] · input[b, indices[o, m]]`; one unit per `(b, o)`.
 #[cube(launch)]
@@ -325,7 +329,7 @@ impl FanInBackend for CubeBackend {
         if shape.num_elements() == 0 || indices.shape().num_elements() == 0 {
             return zeros(grad_output.device.clone(), shape, grad_output.dtype);
         }
-        let (offsets, edges) = transposed_index(&indices, in_features);
+        let (offsets, edges) = cached_transposed_index(&indices, in_features);
         let grad_input = empty_like(&grad_output, shape.clone(), grad_output.dtype);
         let dtype = dtype_to_storage_type(grad_output.dtype);
         let (count, dim) = grid(&grad_output, shape.num_elements());
