@@ -13,6 +13,8 @@
 //!   with a feature-major CPU implementation (flex, ndarray), CubeCL kernels (feature
 //!   `wgpu`; the same kernels serve CUDA) with their Fusion impl, and a custom `Backward`.
 //! - [`fan_in`]: the op as a function; [`FanInLinear`]: the layer.
+//! - [`feature_major`]: chained fan-in layers on activations kept in the kernels'
+//!   feature-major layout, converted once on the way in and once on the way out.
 //! - [`fan_in_conv`]: the direct sparse convolution, the same op over a sliding window
 //!   (filter `o` reads its `k` taps at every output position, no patches materialised), as
 //!   the [`FanInConvBackend`] extension with its own CPU and CubeCL kernels and backward.
@@ -48,6 +50,7 @@ mod conv;
 mod cpu;
 #[cfg(feature = "wgpu")]
 mod cube;
+pub mod feature_major;
 mod function;
 mod linear;
 mod pattern;
@@ -58,6 +61,9 @@ mod transpose;
 
 pub use backend::FanInBackend;
 pub use conv::{FanInConvBackend, TapGeometry, fan_in_conv, try_fan_in_conv};
+pub use feature_major::{
+    FeatureMajorBackend, fan_in_feature_major, from_feature_major, to_feature_major,
+};
 pub use function::{fan_in, try_fan_in};
 pub use linear::{FanInLinear, FanInLinearConfig};
 /// A parameter of the fan-in op or layer out of its allowed range (the workspace's one

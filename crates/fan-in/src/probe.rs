@@ -34,9 +34,21 @@ pub enum Path {
     CubeConvInputGrad,
     /// A transposed index built on the GPU (not found in the cache of recent indices).
     CubeTransposedIndex,
+    /// The CPU forward on feature-major activations (no transposes).
+    CpuFeatureMajorForward,
+    /// The CPU weight gradient on feature-major activations.
+    CpuFeatureMajorWeightGrad,
+    /// The CPU input gradient on feature-major activations.
+    CpuFeatureMajorInputGrad,
+    /// The CubeCL forward on feature-major activations.
+    CubeFeatureMajorForward,
+    /// The CubeCL weight gradient on feature-major activations.
+    CubeFeatureMajorWeightGrad,
+    /// The CubeCL input gradient on feature-major activations.
+    CubeFeatureMajorInputGrad,
 }
 
-const PATHS: usize = 14;
+const PATHS: usize = 20;
 
 static COUNTS: [AtomicU64; PATHS] = [const { AtomicU64::new(0) }; PATHS];
 

@@ -1,13 +1,15 @@
 //! The CubeCL kernels against the CPU kernels from identical inputs, at a size where every
 //! launch spans many cubes and some inputs are read by many edges, none by others: the fan-in
-//! op and the direct sparse convolution.
+//! op, the direct sparse convolution and the feature-major ops.
 #![cfg(feature = "wgpu")]
 
 mod common;
 
 use burn::tensor::{Device, DeviceKind, Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::host_device;
-use mcnn_fan_in::{TapGeometry, fan_in, fan_in_conv};
+use mcnn_fan_in::{
+    TapGeometry, fan_in, fan_in_conv, fan_in_feature_major, from_feature_major, to_feature_major,
+};
 
 /// Forward output, input gradient and weight gradient of `Σ r ⊙ fan_in(x)`.
 fn run(c: &common::Case, r: &Tensor<2>, device: &Device) -> [TensorData; 3] {
@@ -103,6 +105,57 @@ fn wgpu_convolution_agrees_with_the_cpu_and_repeats_itself() {
         got.assert_approx_eq::<f32>(want, Tolerance::absolute(1e-3));
     }
     let second = run_conv(&c, geometry, &r, &gpu);
+    for (a, b) in first.iter().zip(&second) {
+        a.assert_eq(b, true);
+    }
+}
+
+/// Output, input gradient and weight gradient of `Σ r ⊙ rows(fan_in_feature_major(x))`.
+fn run_feature_major(c: &common::Case, r: &Tensor<2>, device: &Device) -> [TensorData; 3] {
+    let ad = device.clone().autodiff();
+    let c = c.to_device(&ad);
+    let (x, w) = (
+        c.input.autodiff().require_grad(),
+        c.weight.autodiff().require_grad(),
+    );
+    let batch = x.dims()[0];
+    let yt = fan_in_feature_major(
+        to_feature_major(x.clone()),
+        w.clone(),
+        c.indices,
+        Some(c.bias),
+    );
+    let y = from_feature_major(yt, batch);
+    let grads = (y.clone() * r.clone().to_device(&ad)).sum().backward();
+    [
+        y.into_data(),
+        x.grad(&grads).unwrap().into_data(),
+        w.grad(&grads).unwrap().into_data(),
+    ]
+}
+
+#[test]
+fn wgpu_feature_major_agrees_with_the_cpu_and_repeats_itself() {
+    let host = host_device();
+    // Three blocks, the last partial, and skewed indices, as for the row-major op.
+    let mut c = common::case(&host, 150, 300, 257, 17);
+    let skewed: Vec<i64> = (0..257 * 17)
+        .map(|e| ((e * e) % 1009 % 300) as i64 / 3)
+        .collect();
+    c.indices = Tensor::from_data(TensorData::new(skewed, [257, 17]), &host);
+    host.seed(4);
+    let r = Tensor::<2>::random([150, 257], Distribution::Normal(0.0, 1.0), &host);
+    let expected = run_feature_major(&c, &r, &host);
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    let first = run_feature_major(&c, &r, &gpu);
+    for (name, (got, want)) in ["output", "input grad", "weight grad"]
+        .iter()
+        .zip(first.iter().zip(&expected))
+    {
+        eprintln!("checking {name}");
+        got.assert_approx_eq::<f32>(want, Tolerance::absolute(1e-3));
+    }
+    let second = run_feature_major(&c, &r, &gpu);
     for (a, b) in first.iter().zip(&second) {
         a.assert_eq(b, true);
     }

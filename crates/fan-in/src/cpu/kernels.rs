@@ -122,16 +122,68 @@ pub(crate) fn weight_grad<I: EdgeIndex>(
         let (xt, dyt) = scratch.split_at_mut(blocks * LANES * in_features);
         blocks_to_feature_major(x, batch, in_features, xt);
         blocks_to_feature_major(dy, batch, edges.out, dyt);
-        let (xt, dyt) = (&*xt, &*dyt);
-        dw.par_chunks_mut(edges.k * ROWS_PER_TASK)
-            .with_min_len(min_items(ROWS_PER_TASK * edges.k * blocks * LANES))
-            .enumerate()
-            .for_each(|(task, rows)| {
-                let o0 = task * ROWS_PER_TASK;
-                weight_grad_rows(xt, dyt, blocks, in_features, edges, o0, rows)
-            });
+        weight_grad_blocked(xt, dyt, blocks, in_features, edges, &mut dw);
     });
     dw
+}
+
+/// [`weight_grad`] of feature-major `xt: [blocks, in, LANES]` and `dyt: [blocks, out,
+/// LANES]`, into `dw: [out, k]`.
+pub(crate) fn weight_grad_blocked<I: EdgeIndex>(
+    xt: &[f32],
+    dyt: &[f32],
+    blocks: usize,
+    in_features: usize,
+    edges: Edges<I>,
+    dw: &mut [f32],
+) {
+    if blocks == 0 || dw.is_empty() {
+        return;
+    }
+    dw.par_chunks_mut(edges.k * ROWS_PER_TASK)
+        .with_min_len(min_items(ROWS_PER_TASK * edges.k * blocks * LANES))
+        .enumerate()
+        .for_each(|(task, rows)| {
+            let o0 = task * ROWS_PER_TASK;
+            weight_grad_rows(xt, dyt, blocks, in_features, edges, o0, rows)
+        });
+}
+
+/// The forward on feature-major `xt: [blocks, in, LANES]`; returns `[blocks, out, LANES]`.
+pub(crate) fn forward_blocked<I: EdgeIndex>(
+    xt: &[f32],
+    blocks: usize,
+    in_features: usize,
+    edges: Edges<I>,
+) -> Vec<f32> {
+    let mut yt = vec![0.0; blocks * edges.out * LANES];
+    if yt.is_empty() || in_features == 0 {
+        return yt;
+    }
+    yt.par_chunks_mut(edges.out * LANES)
+        .zip(xt.par_chunks(in_features * LANES))
+        .with_min_len(min_items(LANES * edges.out * edges.k))
+        .for_each(|(yt, xt)| forward_fm_block(xt, edges, yt));
+    yt
+}
+
+/// The input gradient of feature-major `dyt: [blocks, out, LANES]`; returns `[blocks, in,
+/// LANES]`.
+pub(crate) fn input_grad_blocked<I: EdgeIndex>(
+    dyt: &[f32],
+    blocks: usize,
+    in_features: usize,
+    edges: Edges<I>,
+) -> Vec<f32> {
+    let mut dxt = vec![0.0; blocks * in_features * LANES];
+    if dxt.is_empty() || edges.out == 0 {
+        return dxt;
+    }
+    dxt.par_chunks_mut(in_features * LANES)
+        .zip(dyt.par_chunks(edges.out * LANES))
+        .with_min_len(min_items(LANES * edges.out * edges.k))
+        .for_each(|(dxt, dyt)| input_grad_block(dyt, edges, dxt));
+    dxt
 }
 
 /// `dx[b, j] = Σ_{idx[o,k] = j} w[o,k] · dy[b,o]` for `dy: [batch, out]`; returns
@@ -204,6 +256,29 @@ fn forward_block_generic<const FMA: bool, I: EdgeIndex>(
                 *y = results[r][l];
             }
         }
+    }
+}
+
+fma_dispatched! {
+    fn forward_fm_block(xt: &[f32], edges: Edges<I>, yt: &mut [f32]) = forward_fm_block_generic;
+}
+
+/// One block's outputs, feature-major: `yt[o] = Σ_k w · xt[idx]`, lanes in registers.
+#[inline(always)]
+fn forward_fm_block_generic<const FMA: bool, I: EdgeIndex>(
+    xt: &[f32],
+    edges: Edges<I>,
+    yt: &mut [f32],
+) {
+    for o in 0..edges.out {
+        let mut acc = [0.0f32; LANES];
+        for (j, w) in edges.row(o) {
+            let x = lanes(xt, j);
+            for l in 0..LANES {
+                acc[l] = fmadd::<FMA>(x[l], w, acc[l]);
+            }
+        }
+        *lanes_mut(yt, o) = acc;
     }
 }
 

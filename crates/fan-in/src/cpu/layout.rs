@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::transpose::{transpose_rest, transpose_tiles};
 
 /// Samples per batch block: 64 f32 lanes are 8 AVX registers.
-pub(crate) const LANES: usize = 64;
+pub(crate) use crate::feature_major::LANES;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };

@@ -60,6 +60,7 @@ macro_rules! on_indices {
 mod avx2;
 pub(crate) mod conv;
 mod conv_kernels;
+pub(crate) mod feature_major;
 mod kernels;
 mod layout;
 

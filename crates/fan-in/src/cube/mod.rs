@@ -24,6 +24,7 @@ use crate::FanInBackend;
 use crate::probe::{self, Path};
 
 mod conv;
+mod feature_major;
 mod index_cache;
 
 use index_cache::cached_transposed_index;

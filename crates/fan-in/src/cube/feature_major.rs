@@ -1,0 +1,278 @@
+//! The feature-major ops as CubeCL kernels. Activations are `[blocks, features, LANES]`, one
+//! unit per element: neighbouring units are neighbouring samples (lanes) of one feature, so
+//! every read and write of the activations is coalesced, and the units of a lane group share
+//! each weight and index they read.
+
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::tensor::Shape;
+use burn_cubecl::CubeBackend;
+use burn_cubecl::cubecl;
+use burn_cubecl::cubecl::prelude::*;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::zeros;
+use burn_cubecl::tensor::CubeTensor;
+
+use super::{cached_transposed_index, empty_like, grid};
+use crate::feature_major::{FeatureMajorBackend, LANES};
+use crate::probe::{self, Path};
+
+/// `output[n, j, l] = input[n · LANES + l, j]`, 0 past the batch; one unit per output.
+#[cube(launch)]
+fn from_rows_kernel<F: Float>(
+    input: &Tensor<F>,
+    output: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos >= output.len() {
+        terminate!();
+    }
+    let (features, lanes) = (output.shape(1), output.shape(2));
+    let l = pos % lanes;
+    let j = (pos / lanes) % features;
+    let b = (pos / (lanes * features)) * lanes + l;
+    let mut value = F::new(0.0);
+    if b < input.shape(0) {
+        value = input[b * features + j];
+    }
+    output[pos] = value;
+}
+
+/// `output[b, j] = input[b / LANES, j, b % LANES]`; one unit per output.
+#[cube(launch)]
+fn to_rows_kernel<F: Float>(
+    input: &Tensor<F>,
+    output: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos >= output.len() {
+        terminate!();
+    }
+    let (features, lanes) = (input.shape(1), input.shape(2));
+    let j = pos % features;
+    let b = pos / features;
+    output[pos] = input[((b / lanes) * features + j) * lanes + b % lanes];
+}
+
+/// `output[n, o, l] = Σ_m weight[o, m] · input[n, indices[o, m], l]`; one unit per output.
+#[cube(launch)]
+fn forward_kernel<F: Float, I: Numeric>(
+    input: &Tensor<F>,
+    weight: &Tensor<F>,
+    indices: &Tensor<I>,
+    output: &mut Tensor<F>,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let pos = ABSOLUTE_POS;
+    if pos >= output.len() {
+        terminate!();
+    }
+    let (out, lanes) = (output.shape(1), output.shape(2));
+    let l = pos % lanes;
+    let o = (pos / lanes) % out;
+    let block = (pos / (lanes * out)) * input.shape(1);
+    let k = weight.shape(1);
+    let mut acc = F::new(0.0);
+    for m in 0..k {
+        let e = o * k + m;
+        acc += weight[e] * input[(block + usize::cast_from(indices[e])) * lanes + l];
+    }
+    output[pos] = acc;
+}
+
+/// `grad_weight[o, m] = Σ_{n, l} grad_output[n, o, l] · input[n, indices[o, m], l]`; one unit
+/// per edge.
+#[cube(launch)]
+fn weight_grad_kernel<F: Float, I: Numeric>(
+    input: &Tensor<F>,
+    grad_output: &Tensor<F>,
+    indices: &Tensor<I>,
+    grad_weight: &mut Tensor<F>,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let e = ABSOLUTE_POS;
+    if e >= grad_weight.len() {
+        terminate!();
+    }
+    let o = e / indices.shape(1);
+    let j = usize::cast_from(indices[e]);
+    let (blocks, in_features) = (input.shape(0), input.shape(1));
+    let (out, lanes) = (grad_output.shape(1), grad_output.shape(2));
+    let mut acc = F::new(0.0);
+    for n in 0..blocks {
+        let (g, x) = ((n * out + o) * lanes, (n * in_features + j) * lanes);
+        for l in 0..lanes {
+            acc += grad_output[g + l] * input[x + l];
+        }
+    }
+    grad_weight[e] = acc;
+}
+
+/// `grad_input[n, j, l] = Σ_{e in segment j} weight[e] · grad_output[n, e / k, l]`; one unit
+/// per input element.
+#[cube(launch)]
+fn input_grad_kernel<F: Float>(
+    grad_output: &Tensor<F>,
+    weight: &Tensor<F>,
+    offsets: &Tensor<u32>,
+    edges: &Tensor<u32>,
+    grad_input: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos >= grad_input.len() {
+        terminate!();
+    }
+    let (in_features, lanes) = (grad_input.shape(1), grad_input.shape(2));
+    let l = pos % lanes;
+    let j = (pos / lanes) % in_features;
+    let n = pos / (lanes * in_features);
+    let (out, k) = (grad_output.shape(1), weight.shape(1));
+    let mut acc = F::new(0.0);
+    for p in usize::cast_from(offsets[j])..usize::cast_from(offsets[j + 1]) {
+        let e = usize::cast_from(edges[p]);
+        acc += weight[e] * grad_output[(n * out + e / k) * lanes + l];
+    }
+    grad_input[pos] = acc;
+}
+
+/// Launches a one-unit-per-output float kernel of one input.
+fn map(
+    input: CubeTensor,
+    shape: Shape,
+    launch: impl FnOnce(&CubeTensor, &CubeTensor, CubeCount, CubeDim),
+) -> CubeTensor {
+    let input = into_contiguous(input);
+    if shape.num_elements() == 0 {
+        return zeros(input.device.clone(), shape, input.dtype);
+    }
+    let output = empty_like(&input, shape.clone(), input.dtype);
+    let (count, dim) = grid(&input, shape.num_elements());
+    launch(&input, &output, count, dim);
+    output
+}
+
+impl FeatureMajorBackend for CubeBackend {
+    fn feature_major_from_rows(input: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [batch, features] = [input.shape()[0], input.shape()[1]];
+        let shape = Shape::new([batch.div_ceil(LANES), features, LANES]);
+        map(input, shape, |input, output, count, dim| {
+            from_rows_kernel::launch(
+                &input.client,
+                count,
+                dim,
+                input.clone().into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                dtype_to_storage_type(input.dtype),
+            )
+        })
+    }
+
+    fn feature_major_to_rows(input: FloatTensor<Self>, batch: usize) -> FloatTensor<Self> {
+        let shape = Shape::new([batch, input.shape()[1]]);
+        map(input, shape, |input, output, count, dim| {
+            to_rows_kernel::launch(
+                &input.client,
+                count,
+                dim,
+                input.clone().into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                dtype_to_storage_type(input.dtype),
+            )
+        })
+    }
+
+    fn feature_major_forward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        indices: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        probe::hit(Path::CubeFeatureMajorForward);
+        let (weight, indices) = (into_contiguous(weight), into_contiguous(indices));
+        let shape = Shape::new([input.shape()[0], weight.shape()[0], LANES]);
+        if weight.shape()[1] == 0 {
+            return zeros(input.device.clone(), shape, input.dtype);
+        }
+        map(input, shape, |input, output, count, dim| {
+            let dtypes = [
+                dtype_to_storage_type(input.dtype),
+                dtype_to_storage_type(indices.dtype),
+            ];
+            forward_kernel::launch(
+                &input.client,
+                count,
+                dim,
+                input.clone().into_tensor_arg(),
+                weight.into_tensor_arg(),
+                indices.into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+                dtypes,
+            )
+        })
+    }
+
+    fn feature_major_weight_grad(
+        input: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        indices: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        probe::hit(Path::CubeFeatureMajorWeightGrad);
+        let (input, grad_output, indices) = (
+            into_contiguous(input),
+            into_contiguous(grad_output),
+            into_contiguous(indices),
+        );
+        let shape = indices.shape();
+        if shape.num_elements() == 0 || input.shape()[0] == 0 {
+            return zeros(input.device.clone(), shape, input.dtype);
+        }
+        let grad_weight = empty_like(&input, shape.clone(), input.dtype);
+        let dtypes = [
+            dtype_to_storage_type(input.dtype),
+            dtype_to_storage_type(indices.dtype),
+        ];
+        let (count, dim) = grid(&input, shape.num_elements());
+        weight_grad_kernel::launch(
+            &input.client.clone(),
+            count,
+            dim,
+            input.into_tensor_arg(),
+            grad_output.into_tensor_arg(),
+            indices.into_tensor_arg(),
+            grad_weight.clone().into_tensor_arg(),
+            dtypes,
+        );
+        grad_weight
+    }
+
+    fn feature_major_input_grad(
+        grad_output: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        indices: IntTensor<Self>,
+        in_features: usize,
+    ) -> FloatTensor<Self> {
+        probe::hit(Path::CubeFeatureMajorInputGrad);
+        let (weight, indices) = (into_contiguous(weight), into_contiguous(indices));
+        let shape = Shape::new([grad_output.shape()[0], in_features, LANES]);
+        if indices.shape().num_elements() == 0 {
+            return zeros(grad_output.device.clone(), shape, grad_output.dtype);
+        }
+        map(grad_output, shape, |grad_output, grad_input, count, dim| {
+            let (offsets, edges) = cached_transposed_index(&indices, in_features);
+            input_grad_kernel::launch(
+                &grad_output.client,
+                count,
+                dim,
+                grad_output.clone().into_tensor_arg(),
+                weight.into_tensor_arg(),
+                offsets.into_tensor_arg(),
+                edges.into_tensor_arg(),
+                grad_input.clone().into_tensor_arg(),
+                dtype_to_storage_type(grad_output.dtype),
+            )
+        })
+    }
+}
