@@ -22,7 +22,7 @@ use burn::config::Config;
 use burn::module::{Content, DisplaySettings, Module, ModuleDisplay, Param, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mcnn_backends::RecordedSize;
-use mcnn_fan_in::{dense_weight, fan_in};
+use mcnn_fan_in::{dense_weight, fan_in, fan_in_feature_major};
 use mcnn_sequences::counter_hash::CounterHash;
 
 use crate::{PathError, Paths};
@@ -275,6 +275,28 @@ impl PathLinear {
             self.d_input.get()
         );
         fan_in(
+            input,
+            self.effective_weight(),
+            self.indices.val(),
+            self.bias.as_ref().map(Param::val),
+        )
+    }
+
+    /// Applies the layer to feature-major activations (see `mcnn_fan_in::feature_major`):
+    /// what [`PathNet`](crate::PathNet) runs between its one conversion in and one out.
+    ///
+    /// # Shapes
+    /// - input: `[blocks, d_input, LANES]`
+    /// - output: `[blocks, d_output, LANES]`
+    pub fn forward_feature_major(&self, input: Tensor<3>) -> Tensor<3> {
+        let d_input = input.dims()[1];
+        assert_eq!(
+            d_input,
+            self.d_input.get(),
+            "PathLinear: the input has {d_input} features, the layer takes d_input = {}",
+            self.d_input.get()
+        );
+        fan_in_feature_major(
             input,
             self.effective_weight(),
             self.indices.val(),

@@ -19,6 +19,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::tensor::{Device, Tensor};
+use mcnn_fan_in::{from_feature_major, to_feature_major};
 
 use crate::{
     PathError, PathGenerator, PathLinear, PathLinearConfig, Paths, generate_paths, importance_paths,
@@ -138,18 +139,35 @@ impl PathNetConfig {
 }
 
 impl PathNet {
+    /// The layers and activations in turn. The activations stay in the fan-in kernels'
+    /// feature-major layout from the first layer to the last (`mcnn_fan_in::feature_major`):
+    /// one conversion in, one out, none between layers or in the backward pass. (A `SwiGlu`
+    /// activation, which mixes features through a linear layer of its own, runs on rows.)
+    ///
     /// # Shapes
     /// - input: `[batch, n_0]`
     /// - output: `[batch, n_L]`
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
+        if matches!(self.activation, Activation::SwiGlu(_)) {
+            return self.layers.iter().enumerate().fold(x, |x, (i, layer)| {
+                let x = layer.forward(x);
+                if i < last {
+                    self.activation.forward(x)
+                } else {
+                    x
+                }
+            });
+        }
+        let batch = x.dims()[0];
+        let mut xt = to_feature_major(x);
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
+            xt = layer.forward_feature_major(xt);
             if i < last {
-                x = self.activation.forward(x);
+                xt = self.activation.forward(xt);
             }
         }
-        x
+        from_feature_major(xt, batch)
     }
 
     /// The number of trained weights on edges (biases not counted).

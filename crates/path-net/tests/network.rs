@@ -6,6 +6,7 @@
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
 use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData, Tolerance};
 use mcnn_backends::{for_each_backend, fork_identical, host_device};
 use mcnn_fan_in::probe::{self, Path};
@@ -465,4 +466,32 @@ fn a_record_of_another_source_width_is_refused_at_load_time() {
         error.contains("d_input: shape mismatch") && error.contains("[0, 64]"),
         "{error}"
     );
+}
+
+/// `PathNet::forward` keeps its activations feature-major (the feature-major kernels run) and
+/// equals its layers applied to rows one after the other.
+#[test]
+fn a_path_net_runs_its_layers_feature_major() {
+    for_each_backend(|kind, device| {
+        let net = PathNetConfig::new(vec![12, 9, 7, 3], 40).init(&device);
+        device.seed(6);
+        let x = Tensor::<2>::random([70, 12], Distribution::Normal(0.0, 1.0), &device);
+        let path = if kind.is_cpu() {
+            Path::CpuFeatureMajorForward
+        } else {
+            Path::CubeFeatureMajorForward
+        };
+        let before = probe::count(path);
+        let got = net.forward(x.clone()).into_data();
+        assert!(
+            probe::count(path) > before,
+            "{path:?} did not run on {kind}"
+        );
+        let last = net.layers.len() - 1;
+        let rows = net.layers.iter().enumerate().fold(x, |x, (i, layer)| {
+            let y = layer.forward(x);
+            if i < last { relu(y) } else { y }
+        });
+        got.assert_approx_eq::<f32>(&rows.into_data(), Tolerance::absolute(1e-5));
+    });
 }
