@@ -13,9 +13,8 @@ use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::zeros;
 
-use super::{cached_transposed_index, empty_like, grid};
+use super::{cached_transposed_index, per_element};
 use crate::conv::{FanInConvBackend, TapGeometry};
 use crate::probe::{self, Path};
 
@@ -177,27 +176,24 @@ impl FanInConvBackend for CubeBackend {
             .output_size([in_shape[2], in_shape[3]])
             .expect("the kernel fits: checked by fan_in_conv");
         let shape = Shape::new([in_shape[0], weight.shape()[0], rows, cols]);
-        if shape.num_elements() == 0 || weight.shape()[1] == 0 {
-            return zeros(input.device.clone(), shape, input.dtype);
-        }
-        let output = empty_like(&input, shape.clone(), input.dtype);
+        let no_taps = weight.shape()[1] == 0;
         let dtypes = [
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(taps.dtype),
         ];
-        let (count, dim) = grid(&input, shape.num_elements());
-        forward_kernel::launch(
-            &input.client.clone(),
-            count,
-            dim,
-            input.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            taps.into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            geometry,
-            dtypes,
-        );
-        output
+        per_element(&input, shape, no_taps, |output, count, dim| {
+            forward_kernel::launch(
+                &input.client,
+                count,
+                dim,
+                input.clone().into_tensor_arg(),
+                weight.into_tensor_arg(),
+                taps.into_tensor_arg(),
+                output.into_tensor_arg(),
+                geometry,
+                dtypes,
+            )
+        })
     }
 
     fn fan_in_conv_weight_grad(
@@ -212,28 +208,29 @@ impl FanInConvBackend for CubeBackend {
             into_contiguous(grad_output),
             into_contiguous(taps),
         );
-        let shape = taps.shape();
-        if shape.num_elements() == 0 || grad_output.shape().num_elements() == 0 {
-            return zeros(input.device.clone(), shape, input.dtype);
-        }
-        let grad_weight = empty_like(&input, shape.clone(), input.dtype);
         let dtypes = [
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(taps.dtype),
         ];
-        let (count, dim) = grid(&input, shape.num_elements());
-        weight_grad_kernel::launch(
-            &input.client.clone(),
-            count,
-            dim,
-            input.into_tensor_arg(),
-            grad_output.into_tensor_arg(),
-            taps.into_tensor_arg(),
-            grad_weight.clone().into_tensor_arg(),
-            geometry,
-            dtypes,
-        );
-        grad_weight
+        let no_outputs = grad_output.shape().num_elements() == 0;
+        per_element(
+            &input,
+            taps.shape(),
+            no_outputs,
+            |grad_weight, count, dim| {
+                weight_grad_kernel::launch(
+                    &input.client,
+                    count,
+                    dim,
+                    input.clone().into_tensor_arg(),
+                    grad_output.into_tensor_arg(),
+                    taps.into_tensor_arg(),
+                    grad_weight.into_tensor_arg(),
+                    geometry,
+                    dtypes,
+                )
+            },
+        )
     }
 
     fn fan_in_conv_input_grad(
@@ -251,26 +248,22 @@ impl FanInConvBackend for CubeBackend {
         );
         let [channels, height, width] = input_size;
         let shape = Shape::new([grad_output.shape()[0], channels, height, width]);
-        if shape.num_elements() == 0 || taps.shape().num_elements() == 0 {
-            return zeros(grad_output.device.clone(), shape, grad_output.dtype);
-        }
-        let (offsets, edges) =
-            cached_transposed_index(&taps, channels * geometry.taps_per_channel());
-        let grad_input = empty_like(&grad_output, shape.clone(), grad_output.dtype);
-        let dtype = dtype_to_storage_type(grad_output.dtype);
-        let (count, dim) = grid(&grad_output, shape.num_elements());
-        input_grad_kernel::launch(
-            &grad_output.client.clone(),
-            count,
-            dim,
-            grad_output.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            offsets.into_tensor_arg(),
-            edges.into_tensor_arg(),
-            grad_input.clone().into_tensor_arg(),
-            geometry,
-            dtype,
-        );
-        grad_input
+        let no_taps = taps.shape().num_elements() == 0;
+        per_element(&grad_output, shape, no_taps, |grad_input, count, dim| {
+            let taps_in = channels * geometry.taps_per_channel();
+            let (offsets, edges) = cached_transposed_index(&taps, taps_in);
+            input_grad_kernel::launch(
+                &grad_output.client,
+                count,
+                dim,
+                grad_output.clone().into_tensor_arg(),
+                weight.into_tensor_arg(),
+                offsets.into_tensor_arg(),
+                edges.into_tensor_arg(),
+                grad_input.into_tensor_arg(),
+                geometry,
+                dtype_to_storage_type(grad_output.dtype),
+            )
+        })
     }
 }

@@ -11,10 +11,8 @@ use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::zeros;
-use burn_cubecl::tensor::CubeTensor;
 
-use super::{cached_transposed_index, empty_like, grid};
+use super::{cached_transposed_index, per_element};
 use crate::feature_major::{FeatureMajorBackend, LANES};
 use crate::probe::{self, Path};
 
@@ -139,47 +137,33 @@ fn input_grad_kernel<F: Float>(
     grad_input[pos] = acc;
 }
 
-/// Launches a one-unit-per-output float kernel of one input.
-fn map(
-    input: CubeTensor,
-    shape: Shape,
-    launch: impl FnOnce(&CubeTensor, &CubeTensor, CubeCount, CubeDim),
-) -> CubeTensor {
-    let input = into_contiguous(input);
-    if shape.num_elements() == 0 {
-        return zeros(input.device.clone(), shape, input.dtype);
-    }
-    let output = empty_like(&input, shape.clone(), input.dtype);
-    let (count, dim) = grid(&input, shape.num_elements());
-    launch(&input, &output, count, dim);
-    output
-}
-
 impl FeatureMajorBackend for CubeBackend {
     fn feature_major_from_rows(input: FloatTensor<Self>) -> FloatTensor<Self> {
+        let input = into_contiguous(input);
         let [batch, features] = [input.shape()[0], input.shape()[1]];
         let shape = Shape::new([batch.div_ceil(LANES), features, LANES]);
-        map(input, shape, |input, output, count, dim| {
+        per_element(&input, shape, false, |output, count, dim| {
             from_rows_kernel::launch(
                 &input.client,
                 count,
                 dim,
                 input.clone().into_tensor_arg(),
-                output.clone().into_tensor_arg(),
+                output.into_tensor_arg(),
                 dtype_to_storage_type(input.dtype),
             )
         })
     }
 
     fn feature_major_to_rows(input: FloatTensor<Self>, batch: usize) -> FloatTensor<Self> {
+        let input = into_contiguous(input);
         let shape = Shape::new([batch, input.shape()[1]]);
-        map(input, shape, |input, output, count, dim| {
+        per_element(&input, shape, false, |output, count, dim| {
             to_rows_kernel::launch(
                 &input.client,
                 count,
                 dim,
                 input.clone().into_tensor_arg(),
-                output.clone().into_tensor_arg(),
+                output.into_tensor_arg(),
                 dtype_to_storage_type(input.dtype),
             )
         })
@@ -191,16 +175,18 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorForward);
-        let (weight, indices) = (into_contiguous(weight), into_contiguous(indices));
+        let (input, weight, indices) = (
+            into_contiguous(input),
+            into_contiguous(weight),
+            into_contiguous(indices),
+        );
         let shape = Shape::new([input.shape()[0], weight.shape()[0], LANES]);
-        if weight.shape()[1] == 0 {
-            return zeros(input.device.clone(), shape, input.dtype);
-        }
-        map(input, shape, |input, output, count, dim| {
-            let dtypes = [
-                dtype_to_storage_type(input.dtype),
-                dtype_to_storage_type(indices.dtype),
-            ];
+        let no_edges = weight.shape()[1] == 0;
+        let dtypes = [
+            dtype_to_storage_type(input.dtype),
+            dtype_to_storage_type(indices.dtype),
+        ];
+        per_element(&input, shape, no_edges, |output, count, dim| {
             forward_kernel::launch(
                 &input.client,
                 count,
@@ -208,7 +194,7 @@ impl FeatureMajorBackend for CubeBackend {
                 input.clone().into_tensor_arg(),
                 weight.into_tensor_arg(),
                 indices.into_tensor_arg(),
-                output.clone().into_tensor_arg(),
+                output.into_tensor_arg(),
                 dtypes,
             )
         })
@@ -225,27 +211,28 @@ impl FeatureMajorBackend for CubeBackend {
             into_contiguous(grad_output),
             into_contiguous(indices),
         );
-        let shape = indices.shape();
-        if shape.num_elements() == 0 || input.shape()[0] == 0 {
-            return zeros(input.device.clone(), shape, input.dtype);
-        }
-        let grad_weight = empty_like(&input, shape.clone(), input.dtype);
         let dtypes = [
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(indices.dtype),
         ];
-        let (count, dim) = grid(&input, shape.num_elements());
-        weight_grad_kernel::launch(
-            &input.client.clone(),
-            count,
-            dim,
-            input.into_tensor_arg(),
-            grad_output.into_tensor_arg(),
-            indices.into_tensor_arg(),
-            grad_weight.clone().into_tensor_arg(),
-            dtypes,
-        );
-        grad_weight
+        let no_blocks = input.shape()[0] == 0;
+        per_element(
+            &input,
+            indices.shape(),
+            no_blocks,
+            |grad_weight, count, dim| {
+                weight_grad_kernel::launch(
+                    &input.client,
+                    count,
+                    dim,
+                    input.clone().into_tensor_arg(),
+                    grad_output.into_tensor_arg(),
+                    indices.into_tensor_arg(),
+                    grad_weight.into_tensor_arg(),
+                    dtypes,
+                )
+            },
+        )
     }
 
     fn feature_major_input_grad(
@@ -255,12 +242,14 @@ impl FeatureMajorBackend for CubeBackend {
         in_features: usize,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorInputGrad);
-        let (weight, indices) = (into_contiguous(weight), into_contiguous(indices));
+        let (grad_output, weight, indices) = (
+            into_contiguous(grad_output),
+            into_contiguous(weight),
+            into_contiguous(indices),
+        );
         let shape = Shape::new([grad_output.shape()[0], in_features, LANES]);
-        if indices.shape().num_elements() == 0 {
-            return zeros(grad_output.device.clone(), shape, grad_output.dtype);
-        }
-        map(grad_output, shape, |grad_output, grad_input, count, dim| {
+        let no_edges = indices.shape().num_elements() == 0;
+        per_element(&grad_output, shape, no_edges, |grad_input, count, dim| {
             let (offsets, edges) = cached_transposed_index(&indices, in_features);
             input_grad_kernel::launch(
                 &grad_output.client,
@@ -270,7 +259,7 @@ impl FeatureMajorBackend for CubeBackend {
                 weight.into_tensor_arg(),
                 offsets.into_tensor_arg(),
                 edges.into_tensor_arg(),
-                grad_input.clone().into_tensor_arg(),
+                grad_input.into_tensor_arg(),
                 dtype_to_storage_type(grad_output.dtype),
             )
         })

@@ -182,6 +182,24 @@ pub(crate) fn grid(tensor: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
     )
 }
 
+/// A new tensor of `shape`, in `like`'s dtype and on its device, written by one kernel that
+/// `launch` starts with one unit per element (given the output and the grid); zeros, without
+/// a launch, when it is empty or `nothing_to_sum`.
+pub(crate) fn per_element(
+    like: &CubeTensor,
+    shape: Shape,
+    nothing_to_sum: bool,
+    launch: impl FnOnce(CubeTensor, CubeCount, CubeDim),
+) -> CubeTensor {
+    if nothing_to_sum || shape.num_elements() == 0 {
+        return zeros(like.device.clone(), shape, like.dtype);
+    }
+    let output = empty_like(like, shape.clone(), like.dtype);
+    let (count, dim) = grid(like, shape.num_elements());
+    launch(output.clone(), count, dim);
+    output
+}
+
 pub(crate) fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
     empty_device_dtype(
         reference.client.clone(),
@@ -257,33 +275,29 @@ impl FanInBackend for CubeBackend {
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeForward);
         let shape = Shape::new([input.shape()[0], weight.shape()[0]]);
+        let input = into_contiguous(input);
         if shape.num_elements() == 0 || weight.shape()[1] == 0 {
             return zeros(input.device.clone(), shape, input.dtype);
         }
         // Edge-major copies, `O(out · k)`: a factor `batch` below the kernel's reads.
         let edge_major = |t: CubeTensor| into_contiguous(permute(t, &[1, 0]));
-        let (input, weight_t, indices_t) = (
-            into_contiguous(input),
-            edge_major(weight),
-            edge_major(indices),
-        );
-        let output = empty_like(&input, shape.clone(), input.dtype);
+        let (weight_t, indices_t) = (edge_major(weight), edge_major(indices));
         let dtypes = [
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(indices_t.dtype),
         ];
-        let (count, dim) = grid(&input, shape.num_elements());
-        forward_kernel::launch(
-            &input.client.clone(),
-            count,
-            dim,
-            input.into_tensor_arg(),
-            weight_t.into_tensor_arg(),
-            indices_t.into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            dtypes,
-        );
-        output
+        per_element(&input, shape, false, |output, count, dim| {
+            forward_kernel::launch(
+                &input.client,
+                count,
+                dim,
+                input.clone().into_tensor_arg(),
+                weight_t.into_tensor_arg(),
+                indices_t.into_tensor_arg(),
+                output.into_tensor_arg(),
+                dtypes,
+            )
+        })
     }
 
     fn fan_in_weight_grad(
@@ -297,27 +311,28 @@ impl FanInBackend for CubeBackend {
             into_contiguous(grad_output),
             into_contiguous(indices),
         );
-        let shape = indices.shape();
-        if shape.num_elements() == 0 || input.shape()[0] == 0 {
-            return zeros(input.device.clone(), shape, input.dtype);
-        }
-        let grad_weight = empty_like(&input, shape.clone(), input.dtype);
         let dtypes = [
             dtype_to_storage_type(input.dtype),
             dtype_to_storage_type(indices.dtype),
         ];
-        let (count, dim) = grid(&input, shape.num_elements());
-        weight_grad_kernel::launch(
-            &input.client.clone(),
-            count,
-            dim,
-            input.into_tensor_arg(),
-            grad_output.into_tensor_arg(),
-            indices.into_tensor_arg(),
-            grad_weight.clone().into_tensor_arg(),
-            dtypes,
-        );
-        grad_weight
+        let no_batch = input.shape()[0] == 0;
+        per_element(
+            &input,
+            indices.shape(),
+            no_batch,
+            |grad_weight, count, dim| {
+                weight_grad_kernel::launch(
+                    &input.client,
+                    count,
+                    dim,
+                    input.clone().into_tensor_arg(),
+                    grad_output.into_tensor_arg(),
+                    indices.into_tensor_arg(),
+                    grad_weight.into_tensor_arg(),
+                    dtypes,
+                )
+            },
+        )
     }
 
     fn fan_in_input_grad(
@@ -333,24 +348,20 @@ impl FanInBackend for CubeBackend {
             into_contiguous(indices),
         );
         let shape = Shape::new([grad_output.shape()[0], in_features]);
-        if shape.num_elements() == 0 || indices.shape().num_elements() == 0 {
-            return zeros(grad_output.device.clone(), shape, grad_output.dtype);
-        }
-        let (offsets, edges) = cached_transposed_index(&indices, in_features);
-        let grad_input = empty_like(&grad_output, shape.clone(), grad_output.dtype);
-        let dtype = dtype_to_storage_type(grad_output.dtype);
-        let (count, dim) = grid(&grad_output, shape.num_elements());
-        input_grad_kernel::launch(
-            &grad_output.client.clone(),
-            count,
-            dim,
-            grad_output.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            offsets.into_tensor_arg(),
-            edges.into_tensor_arg(),
-            grad_input.clone().into_tensor_arg(),
-            dtype,
-        );
-        grad_input
+        let no_edges = indices.shape().num_elements() == 0;
+        per_element(&grad_output, shape, no_edges, |grad_input, count, dim| {
+            let (offsets, edges) = cached_transposed_index(&indices, in_features);
+            input_grad_kernel::launch(
+                &grad_output.client,
+                count,
+                dim,
+                grad_output.clone().into_tensor_arg(),
+                weight.into_tensor_arg(),
+                offsets.into_tensor_arg(),
+                edges.into_tensor_arg(),
+                grad_input.into_tensor_arg(),
+                dtype_to_storage_type(grad_output.dtype),
+            )
+        })
     }
 }
