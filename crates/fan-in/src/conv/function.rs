@@ -25,11 +25,11 @@ use crate::function::{check_edges, check_range};
 ///
 /// ```
 /// # #[cfg(feature = "flex")] {
-/// use burn::tensor::{Device, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use mcnn_fan_in::{TapGeometry, fan_in_conv};
 ///
 /// let device = Device::flex();
-/// let x = Tensor::<1>::arange(0..18, &device).float().reshape([1, 2, 3, 3]);
+/// let x = Tensor::<1, Int>::arange(0..18, &device).float().reshape([1, 2, 3, 3]);
 /// // One 2×2 filter with two taps: channel 0 at (0, 0) times 1, channel 1 at (1, 1) times 10.
 /// let taps = Tensor::from_ints([[0, 7]], &device);
 /// let weight = Tensor::<2>::from_floats([[1.0, 10.0]], &device);
