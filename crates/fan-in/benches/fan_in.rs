@@ -14,7 +14,9 @@
 //! `MCNN_BENCH_SHAPE=BATCHxWIDTH` (its groups are named `fan_in_<backend>_BATCHxWIDTH`); weights,
 //! indices and inputs from fixed seeds. Every iteration ends with a device sync, so GPU work is
 //! counted. After criterion's report the bench prints the table of ratios (fan-in time / dense
-//! time, from criterion's mean estimates) that `docs/RESULTS.md` quotes.
+//! time, from criterion's mean estimates) that `docs/RESULTS.md` quotes, and the forward's
+//! effective bandwidth: the `batch · out · k` gathered f32 inputs (4 bytes each) per forward
+//! time, to set beside a device's memory bandwidth (issue 21 asks for ≥ 50% of it on a GPU).
 
 use std::hint::black_box;
 
@@ -139,15 +141,15 @@ fn main() {
         group.finish();
     }
     criterion.final_summary();
-    print_ratios(width, &memory);
+    print_ratios(batch, width, &memory);
 }
 
-fn print_ratios(width: usize, memory: &[(BackendKind, String, usize, usize)]) {
+fn print_ratios(batch: usize, width: usize, memory: &[(BackendKind, String, usize, usize)]) {
     println!(
-        "\n| backend | layer | density | fwd ms | fwd ratio | fwd+bwd ms | fwd+bwd ratio \
-         | held after fwd MiB | peak in fwd+bwd MiB |"
+        "\n| backend | layer | density | fwd ms | fwd ratio | fwd gathered GB/s | fwd+bwd ms \
+         | fwd+bwd ratio | held after fwd MiB | peak in fwd+bwd MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for kind in BackendKind::compiled() {
         let group = group_name(kind);
         let dense_fwd = criterion_mean_seconds(&group, "dense_fwd");
@@ -172,10 +174,13 @@ fn print_ratios(width: usize, memory: &[(BackendKind, String, usize, usize)]) {
                 .map_or("– | –".to_string(), |&(_, _, held, peak)| {
                     format!("{} | {}", mib(held), mib(peak))
                 });
+            // Every edge of every sample gathers one f32 input (dense: every weight).
+            let gathered = (batch * width) as f64 * density * width as f64 * 4.0;
             println!(
-                "| {kind} | {name} | {density:.4} | {:.3} | {:.4} | {:.3} | {:.4} | {mib} |",
+                "| {kind} | {name} | {density:.4} | {:.3} | {:.4} | {:.1} | {:.3} | {:.4} | {mib} |",
                 fwd * 1e3,
                 fwd / dense_fwd,
+                gathered / fwd / 1e9,
                 both * 1e3,
                 both / dense_both
             );
