@@ -18,8 +18,10 @@ use super::TapGeometry;
 /// dx[b, c, y, x]  = Σ_{(o, m, oy, ox): p(oy, ox, m) = (c, y, x)} weight[o,m] · dy[b, o, oy, ox]
 /// ```
 ///
-/// Every method costs `O(batch · out · k · positions)`, never `O(… · c_in · kh · kw)`. The
-/// CPU backends (flex, ndarray) run register-tiled CPU kernels, the CubeCL backend GPU
+/// The forward and the weight gradient cost `O(batch · out · k · positions)`, never
+/// `O(… · c_in · kh · kw)`; so does the input gradient on the CPU, while the GPU's also visits
+/// the `kh · kw` kernel positions of every input element (`O(batch · c_in · height · width ·
+/// kh · kw)` more, small beside the gather where `out · k ≳ c_in · kh · kw`). The CPU backends (flex, ndarray) run register-tiled CPU kernels, the CubeCL backend GPU
 /// kernels (through Fusion when Burn's fusion is on); `Autodiff` adds the backward pass.
 /// Callers use [`fan_in_conv`](crate::fan_in_conv), which validates shapes first: these
 /// methods assume `input: [batch, c_in, height, width]` large enough for the window,

@@ -6,7 +6,8 @@
 //! allocation reuses), their offsets, shape and dtype, and the input width. It holds a handle
 //! of its indices, so that Burn never updates them in place (Burn writes in place only into
 //! memory that nothing else holds): the memory of an entry always holds the indices it was
-//! built from. The least recently used entry goes first.
+//! built from. Entries whose indices nothing else holds any more are dropped at the next
+//! lookup; beyond that, the least recently used entry goes first.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -37,6 +38,9 @@ pub(crate) fn cached_transposed_index(
     in_features: usize,
 ) -> (CubeTensor, CubeTensor) {
     let mut entries = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
+    // An entry whose indices only the cache (and the memory pool) still hold can never be
+    // looked up again: indices drawn anew at every step, contiguous copies. Free it now.
+    entries.retain(|entry| !entry.indices.handle.can_mut());
     if let Some(at) = entries
         .iter()
         .position(|entry| entry.in_features == in_features && same_tensor(&entry.indices, indices))
