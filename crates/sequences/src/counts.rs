@@ -53,6 +53,9 @@
 //! [`Scheme::row_stream`]`(seed, r)` = `CounterHash::from_seed(seed)
 //! .derive(scheme.stream_id()).derive(r)` — 32-bit arithmetic from the key on, so a
 //! kernel can derive it — and the result does not depend on the number of threads.
+//! Per column ([`column_counts`]): the same counts for the columns of a row-major matrix
+//! (column `c` as row `c` of its transpose, to the bit), sampled where they lie, such as
+//! Burn's `Linear` weight `[d_input, d_output]`, without transposing it.
 //!
 //! ```
 //! use mcnn_sequences::counts::{jittered_counts, row_counts, Scheme};
@@ -72,12 +75,14 @@
 //! assert!(r.summaries[1].all_zero && r.summaries[1].scale == 0.0);
 //! ```
 
+mod columns;
 mod fixed;
 mod rows;
 
 use crate::counter_hash::CounterHash;
 use crate::error::{SamplingError, check_at_most};
 pub use crate::samplers::Scheme;
+pub use columns::{ColumnCounts, LANES, column_counts, column_counts_into};
 use fixed::{BLOCK, Fixed, Prefix, ToSamples};
 pub use rows::{RowCounts, row_counts, row_counts_into};
 
@@ -237,6 +242,11 @@ fn summary(scan: &Scan, samples: usize) -> Result<Summary, SamplingError> {
 
 fn all_zero(q: &mut [i32], samples: usize) -> Summary {
     q.fill(0);
+    all_zero_summary(samples)
+}
+
+/// The summary of an all-zero group.
+fn all_zero_summary(samples: usize) -> Summary {
     Summary {
         scale: 0.0,
         sum_abs: 0.0,

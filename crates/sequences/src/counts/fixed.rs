@@ -21,16 +21,16 @@
 pub(super) const BLOCK: usize = 256;
 
 /// Fraction bits of `lo_i`.
-const LO_BITS: u32 = 40;
+pub(super) const LO_BITS: u32 = 40;
 
 /// `Y = ⌊Z / 2^Y_SHIFT⌋`: `Y` in units of `2^-12` of `x`.
-const Y_SHIFT: u32 = 28;
+pub(super) const Y_SHIFT: u32 = 28;
 
 /// `2^52`: adding it to `0 ≤ x < 2^52` leaves `round(x)` in the mantissa bits.
-const TWO_52: f64 = 4_503_599_627_370_496.0;
+pub(super) const TWO_52: f64 = 4_503_599_627_370_496.0;
 
 /// `1.5 · 2^52`: the same for `|y| < 2^51`, signed.
-const ONE_AND_HALF_52: f64 = 6_755_399_441_055_744.0;
+pub(super) const ONE_AND_HALF_52: f64 = 6_755_399_441_055_744.0;
 
 /// The fixed-point form of one group of weights: its scale `2^E` and exact total.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +47,7 @@ pub(super) struct Fixed {
 /// `2^-40`, rounded. Branch-free and vectorisable (no `f64 → u64` conversion, which
 /// must saturate).
 #[inline(always)]
-fn encode(w: f32, pow: f64) -> (u64, i64) {
+pub(super) fn encode(w: f32, pow: f64) -> (u64, i64) {
     // Exact: `|w|` has 24 significant bits and `pow` is a power of two; x < 2^51.
     let x = f64::from(w.abs()) * pow;
     let shifted = x + TWO_52;
@@ -66,10 +66,7 @@ impl Fixed {
     /// factor `1 ± 2^-20` of `Σ|w|`): one vectorised pass for the exact total.
     #[inline(always)]
     pub(super) fn new(weights: &[f32], sum_estimate: f64) -> Self {
-        // E = 49 − exponent(S), so that S · 2^E ∈ [2^49, 2^50). S ≥ 2^-149 and
-        // S < 2^160, so 2^E is a normal f64.
-        let exponent = ((sum_estimate.to_bits() >> 52) & 0x7ff) as i64 - 1023;
-        let pow = f64::from_bits(((49 - exponent + 1023) as u64) << 52);
+        let pow = Self::pow_for(sum_estimate);
         // Per chunk of 4096, Σ lo ≤ 2^12 · 2^39 and Σ hi < 2^51 fit in 64 bits; the
         // chunk sums are added up in 128 bits.
         let mut z_total = 0i128;
@@ -80,13 +77,38 @@ impl Fixed {
                 hi_sum += hi;
                 lo_sum += lo;
             }
-            z_total += (i128::from(hi_sum) << LO_BITS) + i128::from(lo_sum);
+            z_total += Self::z_of(hi_sum, lo_sum);
         }
+        Self::from_z_total(pow, z_total)
+    }
+
+    /// `2^E` for a sum estimate: `E = 49 − exponent(S)`, so that `S · 2^E ∈ [2^49, 2^50)`.
+    /// `S ≥ 2^-149` and `S < 2^160`, so `2^E` is a normal `f64`.
+    #[inline(always)]
+    pub(super) fn pow_for(sum_estimate: f64) -> f64 {
+        let exponent = ((sum_estimate.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+        f64::from_bits(((49 - exponent + 1023) as u64) << 52)
+    }
+
+    /// `Σ (hi_i 2^40 + lo_i)` from the sums of the `hi` and of the `lo` of [`encode`].
+    #[inline(always)]
+    pub(super) fn z_of(hi_sum: u64, lo_sum: i64) -> i128 {
+        (i128::from(hi_sum) << LO_BITS) + i128::from(lo_sum)
+    }
+
+    /// The encoding with scale `pow` whose exact total is `z_total` (integer sums are the
+    /// same in any order, so a caller may add the terms up as it likes).
+    pub(super) fn from_z_total(pow: f64, z_total: i128) -> Self {
         Self {
             pow,
             z_total,
             total: (z_total >> Y_SHIFT) as u64,
         }
+    }
+
+    /// `2^E`.
+    pub(super) fn pow(&self) -> f64 {
+        self.pow
     }
 
     /// `Σ|w|` as the encoding has it (within `n 2^-90 + 2^-53` of the exact sum,
@@ -111,6 +133,38 @@ struct Carry {
     hi: u64,
     /// In `[0, 2^40)` between blocks: whole units are moved to `hi`.
     lo: i64,
+}
+
+/// One step of the prefix sums for a single group (e.g. one column): adds `(hi, lo)` to
+/// the running sums `(h, l)`, keeps `l` in `[0, 2^40)`, and returns `Y_j = ⌊Z_j / 2^28⌋`,
+/// the same value as [`Prefix::block`] gives (`Z_j` is one exact integer however it is
+/// split between `h` and `l`).
+///
+/// Unsigned arithmetic only (AVX2 has no 64-bit arithmetic shift): with `l ∈ [0, 2^40)`
+/// and `|lo| ≤ 2^39`, `l + lo + 2^40` is positive, so its logical shifts are the floors
+/// of `(l + lo) / 2^k` plus `2^(40 − k)`.
+#[inline(always)]
+pub(super) fn prefix_step(h: &mut u64, l: &mut u64, hi: u64, lo: i64) -> u64 {
+    let hs = h.wrapping_add(hi);
+    let ls = l.wrapping_add_signed(lo);
+    let biased = ls.wrapping_add(1 << LO_BITS);
+    let y = (hs << (LO_BITS - Y_SHIFT))
+        .wrapping_add(biased >> Y_SHIFT)
+        .wrapping_sub(1 << (LO_BITS - Y_SHIFT));
+    *h = hs.wrapping_add(biased >> LO_BITS).wrapping_sub(1);
+    *l = ls & ((1 << LO_BITS) - 1);
+    y
+}
+
+/// The high 64 bits of `v · r` from four 32 × 32 → 64 products (which vectorise, where a
+/// 128-bit product does not): the same value as `(v as u128 * r as u128) >> 64`.
+#[inline(always)]
+pub(super) fn high_product(v: u64, r: u64) -> u64 {
+    const LOW: u64 = 0xffff_ffff;
+    let (vl, vh, rl, rh) = (v & LOW, v >> 32, r & LOW, r >> 32);
+    let (ll, lh, hl, hh) = (vl * rl, vl * rh, vh * rl, vh * rh);
+    let mid = (ll >> 32) + (lh & LOW) + (hl & LOW);
+    hh + (mid >> 32) + (lh >> 32) + (hl >> 32)
 }
 
 impl Carry {
@@ -251,6 +305,11 @@ impl ToSamples {
         ((u128::from(y << self.pre_shift) * u128::from(self.multiplier)) >> 64) as u64
     }
 
+    /// `(R, 64 − s)`: [`ToSamples::t32`]`(y)` is [`high_product`]`(y << (64 − s), R)`.
+    pub(super) fn parts(&self) -> (u64, u32) {
+        (self.multiplier, self.pre_shift)
+    }
+
     /// [`ToSamples::t32`] of each `y`, split into `⌊T⌋` (`k`) and its 32 fraction bits.
     #[inline(always)]
     pub(super) fn split_block(&self, y: &[u64], k: &mut [u32], frac: &mut [u32]) {
@@ -313,6 +372,32 @@ impl ToSamples {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn high_product_and_prefix_step_are_exact() {
+        let h = crate::counter_hash::CounterHash::from_seed(5);
+        for i in 0..10_000u32 {
+            let v = u64::from(h.u32_at(4 * i)) << 32 | u64::from(h.u32_at(4 * i + 1));
+            let r = u64::from(h.u32_at(4 * i + 2)) << 32 | u64::from(h.u32_at(4 * i + 3));
+            assert_eq!(
+                high_product(v, r),
+                ((u128::from(v) * u128::from(r)) >> 64) as u64
+            );
+        }
+        // Against the blocked sums, with a negative lo on every other weight.
+        let w: Vec<f32> = (0..3000).map(|i| (i % 17) as f32 * 0.37 + 1e-3).collect();
+        let fixed = Fixed::new(&w, w.iter().map(|&x| f64::from(x)).sum());
+        let mut y = vec![0u64; w.len()];
+        let mut prefix = Prefix::default();
+        for (wb, yb) in w.chunks(BLOCK).zip(y.chunks_mut(BLOCK)) {
+            prefix.block(wb, &fixed, yb);
+        }
+        let (mut hs, mut ls) = (0u64, 0u64);
+        for (&wj, &yj) in w.iter().zip(&y) {
+            let (hi, lo) = encode(wj, fixed.pow());
+            assert_eq!(prefix_step(&mut hs, &mut ls, hi, lo), yj);
+        }
+    }
 
     #[test]
     fn encode_splits_exactly() {
