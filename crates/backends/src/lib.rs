@@ -60,7 +60,7 @@ mod recorded_size;
 mod step_counter;
 
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
-pub use host::host_values;
+pub use host::{host_ints, host_values};
 pub use kind::{BackendError, BackendKind};
 pub use param_error::ParamError;
 pub use recorded_size::RecordedSize;

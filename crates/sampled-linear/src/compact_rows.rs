@@ -192,11 +192,7 @@ impl CompactRows {
                 self.layout.d_output, self.layout.d_input, self.layout.nonzeros
             ));
         }
-        let data = self.packed.val().into_data();
-        let words: Vec<u32> = data
-            .convert::<i32>()
-            .try_into_vec::<i32>()
-            .expect("i32 after convert")
+        let words: Vec<u32> = mcnn_backends::host_ints(self.packed.val())
             .into_iter()
             .map(|w| w as u32)
             .collect();
