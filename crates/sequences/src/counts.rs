@@ -82,7 +82,7 @@ mod rows;
 use crate::counter_hash::CounterHash;
 use crate::error::{SamplingError, check_at_most};
 pub use crate::samplers::Scheme;
-pub use columns::{ColumnCounts, LANES, column_counts, column_counts_into};
+pub use columns::{ColumnCounts, column_counts, column_counts_into};
 use fixed::{BLOCK, Fixed, Prefix, ToSamples};
 pub use rows::{RowCounts, row_counts, row_counts_into};
 
@@ -147,6 +147,40 @@ fn check_samples(samples: usize) -> Result<(), SamplingError> {
         return Err(SamplingError::ZeroSamples);
     }
     check_at_most(samples, MAX_COUNT_SAMPLES as u64)
+}
+
+/// The most groups (rows or columns) of a matrix sampled per group: their streams are
+/// numbered by a `u32`.
+const MAX_GROUPS: u64 = 1 << 32;
+
+/// The checks of a matrix sampled per group ([`row_counts_into`], [`column_counts_into`]):
+/// `rows · cols` weights, not 0, at most [`MAX_GROUPS`] groups, a valid `N`, and `q_len`
+/// counts for the weights.
+fn check_matrix(
+    weights: &[f32],
+    (rows, cols): (usize, usize),
+    groups: usize,
+    samples: usize,
+    q_len: usize,
+) -> Result<(), SamplingError> {
+    if rows.checked_mul(cols) != Some(weights.len()) {
+        return Err(SamplingError::ShapeMismatch {
+            len: weights.len(),
+            rows,
+            cols,
+        });
+    }
+    if weights.is_empty() {
+        return Err(SamplingError::EmptyWeights);
+    }
+    if groups as u64 > MAX_GROUPS {
+        return Err(SamplingError::TooManyRows {
+            rows: groups,
+            max: MAX_GROUPS,
+        });
+    }
+    check_samples(samples)?;
+    check_output(weights.len(), q_len)
 }
 
 fn check_output(expected: usize, got: usize) -> Result<(), SamplingError> {

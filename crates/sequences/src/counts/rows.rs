@@ -6,11 +6,8 @@
 
 use rayon::prelude::*;
 
-use super::{Scheme, Summary, check_output, check_samples, sample_counts_with_stream_into};
+use super::{Scheme, Summary, check_matrix, sample_counts_with_stream_into};
 use crate::error::SamplingError;
-
-/// The largest number of rows: row streams are numbered by a `u32`.
-const MAX_ROWS: u64 = 1 << 32;
 
 /// The counts of every row of a row-major `[rows, cols]` matrix.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,24 +52,7 @@ pub fn row_counts_into(
     seed: u64,
     q: &mut [i32],
 ) -> Result<Vec<Summary>, SamplingError> {
-    if rows.checked_mul(cols) != Some(weights.len()) {
-        return Err(SamplingError::ShapeMismatch {
-            len: weights.len(),
-            rows,
-            cols,
-        });
-    }
-    if weights.is_empty() {
-        return Err(SamplingError::EmptyWeights);
-    }
-    if rows as u64 > MAX_ROWS {
-        return Err(SamplingError::TooManyRows {
-            rows,
-            max: MAX_ROWS,
-        });
-    }
-    check_samples(samples_per_row)?;
-    check_output(weights.len(), q.len())?;
+    check_matrix(weights, (rows, cols), rows, samples_per_row, q.len())?;
     let stream = scheme.stream(seed);
     let results: Vec<Result<Summary, SamplingError>> = weights
         .par_chunks(cols)
