@@ -18,6 +18,10 @@
 //! - [`fan_in_conv`]: the direct sparse convolution, the same op over a sliding window
 //!   (filter `o` reads its `k` taps at every output position, no patches materialised), as
 //!   the [`FanInConvBackend`] extension with its own CPU and CubeCL kernels and backward.
+//! - [`sample_columns`]: the per-neuron counts of Monte Carlo quantization drawn where the
+//!   weights live (Burn's `Linear` layout, a column per neuron), the same counts as
+//!   `mcnn_sequences::counts::column_counts` on every backend ([`ColumnSamplerBackend`]: the
+//!   CPU sampler on flex and ndarray, one CubeCL kernel on the GPU).
 //! - [`fan_in_reference`], [`fan_in_conv_reference`] and [`dense_weight`]: the same ops from
 //!   plain Burn tensor ops.
 //!
@@ -45,6 +49,7 @@
 
 mod autodiff;
 mod backend;
+pub mod column_sampler;
 mod conv;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 mod cpu;
@@ -60,6 +65,7 @@ mod reference;
 mod transpose;
 
 pub use backend::FanInBackend;
+pub use column_sampler::{ColumnSample, ColumnSamplerBackend, sample_columns, try_sample_columns};
 pub use conv::{FanInConvBackend, TapGeometry, fan_in_conv, try_fan_in_conv};
 pub use feature_major::{
     FeatureMajorBackend, fan_in_feature_major, from_feature_major, to_feature_major,

@@ -46,9 +46,13 @@ pub enum Path {
     CubeFeatureMajorWeightGrad,
     /// The CubeCL input gradient on feature-major activations.
     CubeFeatureMajorInputGrad,
+    /// The column sampler on the host (flex, ndarray).
+    CpuColumnSampler,
+    /// The column sampler's CubeCL kernel.
+    CubeColumnSampler,
 }
 
-const PATHS: usize = 20;
+const PATHS: usize = 22;
 
 static COUNTS: [AtomicU64; PATHS] = [const { AtomicU64::new(0) }; PATHS];
 

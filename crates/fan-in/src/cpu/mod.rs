@@ -58,6 +58,7 @@ macro_rules! on_indices {
 }
 
 mod avx2;
+pub(crate) mod column_sampler;
 pub(crate) mod conv;
 mod conv_kernels;
 pub(crate) mod feature_major;

@@ -23,6 +23,7 @@ use burn_cubecl::tensor::CubeTensor;
 use crate::FanInBackend;
 use crate::probe::{self, Path};
 
+mod column_sampler;
 mod conv;
 mod feature_major;
 mod index_cache;
