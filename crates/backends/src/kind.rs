@@ -122,6 +122,30 @@ impl BackendKind {
         self.try_device().unwrap_or_else(|err| panic!("{err}"))
     }
 
+    /// The backend that runs `device` (for an autodiff device, the one it wraps); `None` for
+    /// a device of a backend mcnn does not serve (a CubeCL device counts as wgpu).
+    ///
+    /// ```
+    /// use mcnn_backends::BackendKind;
+    ///
+    /// let kind = BackendKind::default_cpu().unwrap();
+    /// assert_eq!(BackendKind::of(&kind.device().autodiff()), Some(kind));
+    /// ```
+    pub fn of(device: &Device) -> Option<BackendKind> {
+        #[allow(unused_imports)]
+        use burn::backend::DispatchDevice;
+        match device.clone().inner().as_dispatch() {
+            #[cfg(feature = "flex")]
+            DispatchDevice::Flex(_) => Some(Self::Flex),
+            #[cfg(feature = "ndarray")]
+            DispatchDevice::NdArray(_) => Some(Self::NdArray),
+            #[cfg(feature = "wgpu")]
+            DispatchDevice::Cube(_) => Some(Self::Wgpu),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     /// The backend's default device, or why it cannot be had in this build.
     pub fn try_device(self) -> Result<Device, BackendError> {
         match self {

@@ -80,8 +80,12 @@ fn steps_match_the_materialised_estimate(kernel: Kernel) {
             } else {
                 Path::CubeForward
             };
-            let (before, backward_before) =
-                (probe::count(path), probe::count(Path::AutodiffBackward));
+            let sampler = Path::CubeColumnSampler;
+            let (before, backward_before, sampler_before) = (
+                probe::count(path),
+                probe::count(Path::AutodiffBackward),
+                probe::count(sampler),
+            );
             let y = trained.forward(xs.clone());
             let grads = (y.clone() * r.clone().to_device(&ad)).sum().backward();
             y.into_data()
@@ -96,7 +100,15 @@ fn steps_match_the_materialised_estimate(kernel: Kernel) {
                     probe::count(Path::AutodiffBackward) > backward_before,
                     "{kind}: no custom backward"
                 );
+            } else if !kind.is_cpu() {
+                // The dense kernel samples on the GPU, where the weights are.
+                assert!(
+                    probe::count(sampler) > sampler_before,
+                    "{kind}: the device sampler did not run"
+                );
             }
+            let nonzeros = expected.q.iter().filter(|&&q| q != 0).count();
+            assert_eq!(trained.last_sample().unwrap().nonzeros, nonzeros, "{kind}");
 
             // Expected weight gradient, Burn's layout [in, out]: f[o,j] · Σ_b x[b,j] r[b,o].
             let xr = values(x.clone().transpose().matmul(r.clone()));
@@ -208,4 +220,38 @@ fn auto_takes_the_fan_in_op_for_a_sparse_sample_of_a_large_layer() {
         probe::count(Path::CpuForward) > before,
         "the fan-in op did not run"
     );
+}
+
+/// A NaN weight stops a training step with the weight named, whichever path samples it.
+#[test]
+fn a_non_finite_weight_is_named_in_training() {
+    for kernel in [Kernel::Dense, Kernel::Sparse] {
+        for_each_backend(|kind, device| {
+            let ad = device.autodiff();
+            let layer = ResampledLinearConfig::new(6, 3, SamplingConfig::new(Budget::Amount(0.5)))
+                .with_kernel(kernel)
+                .init(&ad);
+            let mut w = values(layer.linear.weight.val());
+            w[2 * 3 + 1] = f32::NAN; // input 2, output 1
+            let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(w, [6, 3]), &ad);
+            let layer = ResampledLinear::from_linear(
+                Linear {
+                    weight: Param::from_tensor(weight),
+                    bias: None,
+                },
+                SamplingConfig::new(Budget::Amount(0.5)),
+            )
+            .with_kernel(kernel);
+            let x = Tensor::<2>::ones([1, 6], &ad);
+            let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                layer.forward(x);
+            }))
+            .expect_err("a NaN weight must stop the step");
+            let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(
+                message.contains("input 2 to output 1 is NaN"),
+                "{kind} {kernel:?}: {message}"
+            );
+        });
+    }
 }
