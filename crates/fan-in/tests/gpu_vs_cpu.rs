@@ -1,6 +1,6 @@
 //! The CubeCL kernels against the CPU kernels from identical inputs, at a size where every
 //! launch spans many cubes and some inputs are read by many edges, none by others: the fan-in
-//! op, the direct sparse convolution and the feature-major ops.
+//! op, the direct sparse convolution, the feature-major ops and the column sampler.
 #![cfg(feature = "wgpu")]
 
 mod common;
@@ -8,8 +8,10 @@ mod common;
 use burn::tensor::{Device, DeviceKind, Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::host_device;
 use mcnn_fan_in::{
-    TapGeometry, fan_in, fan_in_conv, fan_in_feature_major, from_feature_major, to_feature_major,
+    TapGeometry, fan_in, fan_in_conv, fan_in_feature_major, from_feature_major, sample_columns,
+    to_feature_major,
 };
+use mcnn_sequences::counts::Scheme;
 
 /// Forward output, input gradient and weight gradient of `Σ r ⊙ fan_in(x)`.
 fn run(c: &common::Case, r: &Tensor<2>, device: &Device) -> [TensorData; 3] {
@@ -158,5 +160,29 @@ fn wgpu_feature_major_agrees_with_the_cpu_and_repeats_itself() {
     let second = run_feature_major(&c, &r, &gpu);
     for (a, b) in first.iter().zip(&second) {
         a.assert_eq(b, true);
+    }
+}
+
+/// The column sampler's kernel against the CPU backend's sampler, at the size of a `Linear`
+/// weight whose launch spans many cubes (and every column a long loop): identical counts and
+/// scales, for both stratified schemes.
+#[test]
+fn wgpu_column_sampler_agrees_with_the_cpu() {
+    let host = host_device();
+    host.seed(6);
+    let weight = Tensor::<2>::random([1500, 1100], Distribution::Normal(0.0, 0.05), &host);
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    for (scheme, samples) in [(Scheme::Jittered, 375), (Scheme::Systematic, 4000)] {
+        let on = |device: &Device| {
+            let sample = sample_columns(weight.clone().to_device(device), samples, scheme, 9);
+            sample.check().expect("finite weights");
+            (sample.counts.into_data(), sample.scales.into_data())
+        };
+        let (counts, scales) = on(&host);
+        let (gpu_counts, gpu_scales) = on(&gpu);
+        gpu_counts
+            .convert::<i32>()
+            .assert_eq(&counts.convert::<i32>(), true);
+        gpu_scales.assert_eq(&scales, true);
     }
 }

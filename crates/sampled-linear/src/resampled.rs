@@ -186,10 +186,9 @@ impl ResampledLinear {
             _ => return None,
         };
         // On the CPU backends the weights are in host memory already, and the host path is
-        // faster there: its factors are one fused pass, where the mask from the counts takes
-        // five Burn ops (about 2 ms at 784 × 300 on flex against 0.9 ms for the whole host
-        // sample; `sample_columns` itself about 1 ms, 4 ms when fresh buffers fault their
-        // pages in, as this VM's allocator often makes them).
+        // faster there: it computes the factors in one fused pass where the mask from the
+        // counts takes five Burn ops over the weights, and the sampling alone costs about as
+        // much either way (`cargo bench -p mcnn-fan-in --bench column_sampler`, RESULTS).
         let on_host = BackendKind::of(&weight.device()).is_none_or(BackendKind::is_cpu);
         if self.kernel == Kernel::Sparse || on_host {
             return None;
