@@ -166,34 +166,15 @@ impl FanInConvBackend for CubeBackend {
         geometry: TapGeometry,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeConvForward);
-        let (input, weight, taps) = (
-            into_contiguous(input),
-            into_contiguous(weight),
-            into_contiguous(taps),
-        );
         let in_shape = input.shape();
         let [rows, cols] = geometry
             .output_size([in_shape[2], in_shape[3]])
             .expect("the kernel fits: checked by fan_in_conv");
-        let shape = Shape::new([in_shape[0], weight.shape()[0], rows, cols]);
-        let no_taps = weight.shape()[1] == 0;
-        let dtypes = [
-            dtype_to_storage_type(input.dtype),
-            dtype_to_storage_type(taps.dtype),
-        ];
-        per_element(&input, shape, no_taps, |output, count, dim| {
-            forward_kernel::launch(
-                &input.client,
-                count,
-                dim,
-                input.clone().into_tensor_arg(),
-                weight.into_tensor_arg(),
-                taps.into_tensor_arg(),
-                output.into_tensor_arg(),
-                geometry,
-                dtypes,
-            )
-        })
+        launch_edge_kernel!(
+            forward_kernel(input, weight, taps, geometry)
+                -> Shape::new([in_shape[0], weight.shape()[0], rows, cols]),
+            empty if weight.shape()[1] == 0
+        )
     }
 
     fn fan_in_conv_weight_grad(
@@ -203,33 +184,9 @@ impl FanInConvBackend for CubeBackend {
         geometry: TapGeometry,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeConvWeightGrad);
-        let (input, grad_output, taps) = (
-            into_contiguous(input),
-            into_contiguous(grad_output),
-            into_contiguous(taps),
-        );
-        let dtypes = [
-            dtype_to_storage_type(input.dtype),
-            dtype_to_storage_type(taps.dtype),
-        ];
-        let no_outputs = grad_output.shape().num_elements() == 0;
-        per_element(
-            &input,
-            taps.shape(),
-            no_outputs,
-            |grad_weight, count, dim| {
-                weight_grad_kernel::launch(
-                    &input.client,
-                    count,
-                    dim,
-                    input.clone().into_tensor_arg(),
-                    grad_output.into_tensor_arg(),
-                    taps.into_tensor_arg(),
-                    grad_weight.into_tensor_arg(),
-                    geometry,
-                    dtypes,
-                )
-            },
+        launch_edge_kernel!(
+            weight_grad_kernel(input, grad_output, taps, geometry) -> taps.shape(),
+            empty if grad_output.shape().num_elements() == 0
         )
     }
 

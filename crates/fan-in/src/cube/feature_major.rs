@@ -175,29 +175,11 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorForward);
-        let (input, weight, indices) = (
-            into_contiguous(input),
-            into_contiguous(weight),
-            into_contiguous(indices),
-        );
-        let shape = Shape::new([input.shape()[0], weight.shape()[0], LANES]);
-        let no_edges = weight.shape()[1] == 0;
-        let dtypes = [
-            dtype_to_storage_type(input.dtype),
-            dtype_to_storage_type(indices.dtype),
-        ];
-        per_element(&input, shape, no_edges, |output, count, dim| {
-            forward_kernel::launch(
-                &input.client,
-                count,
-                dim,
-                input.clone().into_tensor_arg(),
-                weight.into_tensor_arg(),
-                indices.into_tensor_arg(),
-                output.into_tensor_arg(),
-                dtypes,
-            )
-        })
+        launch_edge_kernel!(
+            forward_kernel(input, weight, indices)
+                -> Shape::new([input.shape()[0], weight.shape()[0], LANES]),
+            empty if weight.shape()[1] == 0
+        )
     }
 
     fn feature_major_weight_grad(
@@ -206,32 +188,9 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorWeightGrad);
-        let (input, grad_output, indices) = (
-            into_contiguous(input),
-            into_contiguous(grad_output),
-            into_contiguous(indices),
-        );
-        let dtypes = [
-            dtype_to_storage_type(input.dtype),
-            dtype_to_storage_type(indices.dtype),
-        ];
-        let no_blocks = input.shape()[0] == 0;
-        per_element(
-            &input,
-            indices.shape(),
-            no_blocks,
-            |grad_weight, count, dim| {
-                weight_grad_kernel::launch(
-                    &input.client,
-                    count,
-                    dim,
-                    input.clone().into_tensor_arg(),
-                    grad_output.into_tensor_arg(),
-                    indices.into_tensor_arg(),
-                    grad_weight.into_tensor_arg(),
-                    dtypes,
-                )
-            },
+        launch_edge_kernel!(
+            weight_grad_kernel(input, grad_output, indices) -> indices.shape(),
+            empty if input.shape()[0] == 0
         )
     }
 

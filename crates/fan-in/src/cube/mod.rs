@@ -23,6 +23,40 @@ use burn_cubecl::tensor::CubeTensor;
 use crate::FanInBackend;
 use crate::probe::{self, Path};
 
+/// Launches `$kernel` with one unit per element of a new tensor of `$shape` (zeros, without
+/// a launch, when `$empty`): its arguments are the float tensor `$a`, the tensor `$b` and the
+/// index tensor `$c`, each made contiguous first, then the output, then `$extra` (comptime
+/// arguments), then the dtypes of `$a` and `$c`, which pick the kernel's types. `$shape` and
+/// `$empty` may read the contiguous tensors.
+macro_rules! launch_edge_kernel {
+    ($kernel:ident($a:ident, $b:ident, $c:ident $(, $extra:expr)*) -> $shape:expr,
+     empty if $empty:expr) => {{
+        let ($a, $b, $c) = (
+            burn_cubecl::kernel::into_contiguous($a),
+            burn_cubecl::kernel::into_contiguous($b),
+            burn_cubecl::kernel::into_contiguous($c),
+        );
+        let dtypes = [
+            burn::backend::cubecl::dtype_to_storage_type($a.dtype),
+            burn::backend::cubecl::dtype_to_storage_type($c.dtype),
+        ];
+        let shape = $shape;
+        $crate::cube::per_element(&$a, shape, $empty, |output, count, dim| {
+            $kernel::launch(
+                &$a.client,
+                count,
+                dim,
+                $a.clone().into_tensor_arg(),
+                $b.into_tensor_arg(),
+                $c.into_tensor_arg(),
+                output.into_tensor_arg(),
+                $($extra,)*
+                dtypes,
+            )
+        })
+    }};
+}
+
 mod column_sampler;
 mod conv;
 mod feature_major;
@@ -307,32 +341,9 @@ impl FanInBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeWeightGrad);
-        let (input, grad_output, indices) = (
-            into_contiguous(input),
-            into_contiguous(grad_output),
-            into_contiguous(indices),
-        );
-        let dtypes = [
-            dtype_to_storage_type(input.dtype),
-            dtype_to_storage_type(indices.dtype),
-        ];
-        let no_batch = input.shape()[0] == 0;
-        per_element(
-            &input,
-            indices.shape(),
-            no_batch,
-            |grad_weight, count, dim| {
-                weight_grad_kernel::launch(
-                    &input.client,
-                    count,
-                    dim,
-                    input.clone().into_tensor_arg(),
-                    grad_output.into_tensor_arg(),
-                    indices.into_tensor_arg(),
-                    grad_weight.into_tensor_arg(),
-                    dtypes,
-                )
-            },
+        launch_edge_kernel!(
+            weight_grad_kernel(input, grad_output, indices) -> indices.shape(),
+            empty if input.shape()[0] == 0
         )
     }
 
