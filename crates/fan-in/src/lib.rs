@@ -65,7 +65,9 @@ mod reference;
 mod transpose;
 
 pub use backend::FanInBackend;
-pub use column_sampler::{ColumnSample, ColumnSamplerBackend, sample_columns, try_sample_columns};
+pub use column_sampler::{
+    ColumnSample, ColumnSamplerBackend, runs_column_kernel, sample_columns, try_sample_columns,
+};
 pub use conv::{FanInConvBackend, TapGeometry, fan_in_conv, try_fan_in_conv};
 pub use feature_major::{
     FeatureMajorBackend, fan_in_feature_major, from_feature_major, to_feature_major,

@@ -5,14 +5,14 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use mcnn_backends::{BackendKind, for_each_backend};
 use mcnn_fan_in::probe::{self, Path};
-use mcnn_fan_in::{sample_columns, try_sample_columns};
+use mcnn_fan_in::{runs_column_kernel, sample_columns, try_sample_columns};
 use mcnn_sequences::SamplingError;
 use mcnn_sequences::counter_hash::CounterHash;
 use mcnn_sequences::counts::{Scheme, column_counts};
 
 /// Weights `[rows, cols]` whose columns differ in magnitude (2^-60 … 2^60), tails and
 /// sparsity; column 1 is all zero, column 2 has one non-zero weight (the last), column 3
-/// holds subnormal weights beside tiny normal ones.
+/// holds subnormal weights beside tiny normal ones, column 4 one non-zero weight (the first).
 fn weights(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
     let h = CounterHash::from_seed(seed);
     let mut w = vec![0.0f32; rows * cols];
@@ -27,6 +27,8 @@ fn weights(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
                 1 => 0.0,
                 2 if j + 1 == rows => 3.5,
                 2 => 0.0,
+                4 if j == 0 => -1.25,
+                4 => 0.0,
                 3 if j % 2 == 0 && rows > 1 => x.signum() * f32::from_bits(1 + (j as u32 % 5)),
                 3 => x * 2f32.powi(-90),
                 _ => x * magnitude,
@@ -131,6 +133,46 @@ fn scales_round_as_the_host_divides() {
     });
 }
 
+/// Scales at the ends of the normal `f32` range, where the rounding decides between a scale
+/// and an error: `S / N` exactly halfway between `f32::MAX` and `2^128` (ties to even: an
+/// overflow) or just below it (`f32::MAX`), and just below `2^-126`, where the host's subnormal
+/// rounding goes up to `f32::MIN_POSITIVE` from `2^-126 − 2^-150` on. Each column alone, with
+/// its only other weight in row 0 (the last non-zero) where it has one.
+#[test]
+fn scales_at_the_f32_limits_round_as_the_host() {
+    let max = f32::MAX;
+    let tiny = f32::MIN_POSITIVE;
+    let largest_subnormal = f32::from_bits(0x007f_ffff);
+    let cases: [([f32; 2], usize); 4] = [
+        ([2f32.powi(103), max], 1),     // S = MAX + half an ulp: overflow
+        ([2f32.powi(102), max], 1),     // rounds down to MAX
+        ([tiny, largest_subnormal], 2), // S/N = 2^-126 − 2^-150: MIN_POSITIVE
+        ([tiny, f32::from_bits(0x007f_fffe)], 2), // S/N = 2^-126 − 2^-149: underflow
+    ];
+    for_each_backend(|kind, device| {
+        for (column, n) in cases {
+            // Three rows: the two weights, then a zero.
+            let w = vec![column[1], column[0], 0.0];
+            let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [3, 1]), &device);
+            let got = sample_columns(weight, n, Scheme::Systematic, 5);
+            match column_counts(&w, 3, 1, n, Scheme::Systematic, 5) {
+                Ok(expected) => {
+                    got.check().unwrap();
+                    let scale = floats(got.scales)[0];
+                    let want = expected.summaries[0].scale;
+                    assert_eq!(
+                        scale.to_bits(),
+                        want.to_bits(),
+                        "{kind}: {column:?}, N = {n}"
+                    );
+                    assert_eq!(ints(got.counts), expected.q, "{kind}: {column:?}, N = {n}");
+                }
+                Err(expected) => assert_eq!(got.check().unwrap_err(), expected, "{kind}"),
+            }
+        }
+    });
+}
+
 #[test]
 fn refused_columns_report_the_host_error() {
     for_each_backend(|kind, device| {
@@ -192,4 +234,18 @@ fn bad_parameters_are_named() {
     let empty = Tensor::<2>::zeros([0, 2], &device);
     let err = try_sample_columns(empty, 4, Scheme::Jittered, 0).unwrap_err();
     assert!(err.to_string().contains("weight"), "{err}");
+}
+
+/// The kernel runs on the GPU (lavapipe has 64-bit integers and floats), never on the CPU
+/// backends, which sample their host memory.
+#[test]
+fn the_kernel_runs_where_the_device_can() {
+    for_each_backend(|kind, device| {
+        assert_eq!(runs_column_kernel(&device), !kind.is_cpu(), "{kind}");
+        assert_eq!(
+            runs_column_kernel(&device.autodiff()),
+            !kind.is_cpu(),
+            "{kind}"
+        );
+    });
 }

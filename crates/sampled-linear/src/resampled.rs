@@ -23,8 +23,8 @@ use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use mcnn_backends::{BackendKind, StepCounter};
-use mcnn_fan_in::{fan_in, pack_rows, sample_columns, transpose};
+use mcnn_backends::StepCounter;
+use mcnn_fan_in::{fan_in, pack_rows, runs_column_kernel, sample_columns, transpose};
 use mcnn_sequences::counts::Scheme;
 use rayon::prelude::*;
 
@@ -69,10 +69,10 @@ pub struct ResampledLinearConfig {
 ///
 /// Step `s` (counted per layer, shared by clones, saved with the record) samples with the seed
 /// `sampling.seed + s`, so a training resumed from a checkpoint draws what it would have
-/// drawn. On a GPU, per-neuron jittered or systematic sampling (the default) with the dense
-/// kernel samples the weights where they are ([`sample_columns`]), reading back one status per
-/// neuron (and, under [`Kernel::Auto`] with `N` below [`SPARSE_BELOW`](Self::SPARSE_BELOW) of
-/// the inputs, the widest neuron's non-zeros); the CPU backends, the sparse kernel, per-layer
+/// drawn. On a GPU ([`runs_column_kernel`]), per-neuron jittered or systematic sampling (the
+/// default) with the dense kernel samples the weights where they are ([`sample_columns`]),
+/// reading back one status per neuron (and, under [`Kernel::Auto`] unless `N` alone settles
+/// the kernel, the widest neuron's non-zeros); the CPU backends, the sparse kernel, per-layer
 /// sampling and the sorting schemes read the weights to the host and sample them there. Both
 /// give the same counts.
 #[derive(Module, Debug)]
@@ -165,13 +165,15 @@ impl ResampledLinear {
         output
     }
 
-    /// The training forward with the weights sampled where they live ([`sample_columns`]: no
-    /// copy of them to the host) and the product with the masked weights, when the sampling
-    /// allows it (per neuron, jittered or systematic) and the step takes the dense kernel
-    /// ([`Kernel::Dense`], or [`Kernel::Auto`] when the widest column keeps at least
-    /// [`SPARSE_BELOW`](Self::SPARSE_BELOW) of the inputs: then one number, the widest
-    /// column's non-zeros, is read back). The same counts, factors and output as the host
-    /// path. `None` where the host path runs.
+    /// The training forward with the weights sampled on the GPU ([`sample_columns`]: no copy
+    /// of them to the host) and the product with the masked weights, when the device runs the
+    /// sampler's kernel ([`runs_column_kernel`]), the sampling allows it (per neuron, jittered
+    /// or systematic) and the step takes the dense kernel ([`Kernel::Dense`], or
+    /// [`Kernel::Auto`] when the widest column keeps at least
+    /// [`SPARSE_BELOW`](Self::SPARSE_BELOW) of the inputs: unless `N` alone settles it, one
+    /// number, the widest column's non-zeros, is read back). The same counts as the host path;
+    /// the factors, output and gradients equal to rounding (the GPU divides `scale · q / w`).
+    /// `None` where the host path runs.
     fn forward_sampled_on_device<const D: usize>(
         &self,
         input: &Tensor<D>,
@@ -185,12 +187,7 @@ impl ResampledLinear {
             }
             _ => return None,
         };
-        // On the CPU backends the weights are in host memory already, and the host path is
-        // faster there: it computes the factors in one fused pass where the mask from the
-        // counts takes five Burn ops over the weights, and the sampling alone costs about as
-        // much either way (`cargo bench -p mcnn-fan-in --bench column_sampler`, RESULTS).
-        let on_host = BackendKind::of(&weight.device()).is_none_or(BackendKind::is_cpu);
-        if self.kernel == Kernel::Sparse || on_host {
+        if self.kernel == Kernel::Sparse {
             return None;
         }
         let [d_input, d_output] = weight.dims();
@@ -198,6 +195,20 @@ impl ResampledLinear {
             .sampling
             .samples(d_input, d_output)
             .unwrap_or_else(|error| panic!("ResampledLinear: {error}"));
+        // No row keeps more than min(N, d_input) inputs: when that bound already takes the
+        // fan-in op, so does the sample, which the host path draws and packs.
+        let sparse = |widest: usize| {
+            self.kernel
+                .is_sparse_below(Self::SPARSE_BELOW, widest.max(1), d_input, d_output)
+        };
+        // On the CPU backends the weights are in host memory already, and the host path is
+        // faster there: it computes the factors in one fused pass where the mask from the
+        // counts takes five Burn ops over the weights, and the sampling alone costs about as
+        // much either way (`cargo bench -p mcnn-fan-in --bench column_sampler`, RESULTS). A GPU
+        // without 64-bit integers and floats cannot run the kernel.
+        if sparse(samples.min(d_input)) || !runs_column_kernel(&weight.device()) {
+            return None;
+        }
         let seed = self.sampling.seed.wrapping_add(step);
         let sample = sample_columns(weight.clone(), samples, scheme, seed);
         if sample.check().is_err() {
@@ -206,19 +217,10 @@ impl ResampledLinear {
             unreachable!("the host sampler refuses what the device sampler refused");
         }
         let kept = sample.counts.clone().not_equal_elem(0);
-        // The fan-in op cannot pay unless fewer than SPARSE_BELOW of the inputs are kept.
-        let may_be_sparse = self.kernel.is_sparse_below(
-            Self::SPARSE_BELOW,
-            samples.min(d_input),
-            d_input,
-            d_output,
-        );
-        if may_be_sparse {
+        // Otherwise only the widest row decides (one number read back).
+        if sparse(1) {
             let widest = kept.clone().int().sum_dim(0).max().into_scalar::<i64>() as usize;
-            if self
-                .kernel
-                .is_sparse_below(Self::SPARSE_BELOW, widest.max(1), d_input, d_output)
-            {
+            if sparse(widest) {
                 return None;
             }
         }

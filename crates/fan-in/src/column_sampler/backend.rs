@@ -19,6 +19,10 @@ use burn::tensor::{DType, Shape};
 /// backends run `mcnn_sequences::counts::column_counts`; the CubeCL backend one kernel with
 /// the same integers; `Autodiff` samples the values (sampling has no gradient).
 ///
+/// # Panics
+/// If `samples` is 0 or above `i32::MAX`. The GPU implementation needs 64-bit integers and
+/// floats ([`runs_column_kernel`](crate::runs_column_kernel)).
+///
 /// [`Scheme::Systematic`]: mcnn_sequences::counts::Scheme::Systematic
 /// [`Scheme::Jittered`]: mcnn_sequences::counts::Scheme::Jittered
 /// [`Scheme::stream`]: mcnn_sequences::counts::Scheme::stream

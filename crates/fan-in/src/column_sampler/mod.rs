@@ -29,7 +29,8 @@
 mod backend;
 
 use burn::backend::Dispatch;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
+use mcnn_backends::BackendKind;
 use mcnn_sequences::SamplingError;
 use mcnn_sequences::counts::{Scheme, row_counts};
 
@@ -76,7 +77,8 @@ pub fn sample_columns(
 
 /// [`sample_columns`] returning an error for a bad parameter: `samples` outside
 /// `1..=i32::MAX`, a scheme other than [`Scheme::Jittered`] and [`Scheme::Systematic`] (the
-/// others sort their samples, which a per-column kernel does not), or an empty weight.
+/// others sort their samples, which a per-column kernel does not), an empty weight, or a GPU
+/// that cannot run the kernel (see [`runs_column_kernel`]).
 pub fn try_sample_columns(
     weight: Tensor<2>,
     samples: usize,
@@ -101,6 +103,15 @@ pub fn try_sample_columns(
             ));
         }
     };
+    let device = weight.device();
+    let on_cpu = BackendKind::of(&device).is_some_and(BackendKind::is_cpu);
+    if !on_cpu && !runs_column_kernel(&device) {
+        return Err(FanInError::new(
+            "weight",
+            "on a device without 64-bit integers and floats",
+            "a CPU backend, or a GPU whose adapter has both (SHADER_INT64, SHADER_F64)",
+        ));
+    }
     let dims = weight.dims();
     if dims.contains(&0) || dims[0] * dims[1] > i32::MAX as usize {
         return Err(FanInError::new(
@@ -124,6 +135,15 @@ pub fn try_sample_columns(
         scheme,
         seed,
     })
+}
+
+/// Whether `device` samples with the CubeCL kernel: a GPU (CubeCL) device whose adapter has
+/// 64-bit integers and floats (Vulkan and CUDA GPUs do; Metal and WebGPU do not). The CPU
+/// backends sample the host's memory instead (where their tensors are).
+pub fn runs_column_kernel(device: &Device) -> bool {
+    BackendKind::of(device) == Some(BackendKind::Wgpu)
+        && device.supports_dtype(DType::U64)
+        && device.supports_dtype(DType::F64)
 }
 
 impl ColumnSample {
@@ -169,6 +189,15 @@ fn in_column(error: SamplingError, column: usize, cols: usize) -> SamplingError 
         },
         other => other.in_row(column, 0),
     }
+}
+
+/// The op's own check of `samples` (callers of the trait may skip [`try_sample_columns`]).
+pub(crate) fn assert_samples(samples: u32) {
+    assert!(
+        (1..=i32::MAX as u32).contains(&samples),
+        "ColumnSamplerBackend::sample_columns: samples = {samples}; allowed 1..={}",
+        i32::MAX
+    );
 }
 
 /// The scheme of the op's `systematic` flag.

@@ -9,7 +9,7 @@ use mcnn_sequences::SamplingError;
 use mcnn_sequences::counts::column_counts_into;
 
 use super::{HostView, dims2, host_f32};
-use crate::column_sampler::scheme_of;
+use crate::column_sampler::{assert_samples, scheme_of};
 use crate::probe::{self, Path};
 
 /// [`ColumnSamplerBackend::sample_columns`](crate::ColumnSamplerBackend::sample_columns) on
@@ -22,6 +22,7 @@ pub(crate) fn sample_columns<B: HostView>(
     seed: u64,
 ) -> (IntTensor<B>, FloatTensor<B>, IntTensor<B>) {
     probe::hit(Path::CpuColumnSampler);
+    assert_samples(samples);
     let [rows, cols] = dims2(&weight.shape());
     let device = weight.device();
     let mut q = vec![0i32; rows * cols];

@@ -27,7 +27,7 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::zeros;
 
 use super::{empty_like, grid};
-use crate::column_sampler::{ColumnSamplerBackend, stream_key};
+use crate::column_sampler::{ColumnSamplerBackend, assert_samples, stream_key};
 use crate::probe::{self, Path};
 
 /// Bits of the `f64` `2^52`: adding it to `0 ≤ x < 2^52` leaves `round(x)` in the mantissa.
@@ -58,18 +58,49 @@ fn hash(k0: u32, k1: u32, counter: u32) -> u32 {
     mix32(mix32(counter ^ k0) ^ k1)
 }
 
-/// `|w| · 2^E` (`pow = 2^E`) as its nearest integer `hi`: `mcnn_sequences`' `encode`.
+/// `|w|` as an `f64`, built from the bits of `w` (a subnormal `w` too, which a device that
+/// flushes `f32` subnormals would read as 0): its integer significand times a power of two,
+/// both exact in `f64`; infinite for an infinite or NaN `w`. (No loop normalises a subnormal:
+/// lavapipe corrupted a whole launch when thousands of weights in a column each ran one.)
 #[cube]
-fn encode_hi(w: f32, pow: f64) -> u64 {
-    let x = f64::cast_from(w.abs()) * pow;
+fn abs_f64(w: f32) -> f64 {
+    let bits = u32::reinterpret(w) & 0x7fff_ffffu32;
+    let exponent = bits >> 23u32;
+    let mut significand = bits & 0x7f_ffffu32;
+    let mut scale_exponent = 1u32;
+    if exponent != 0 {
+        significand |= 0x80_0000u32;
+        scale_exponent = exponent;
+    }
+    // |w| = significand · 2^(scale_exponent − 150); the power's f64 biased exponent is
+    // scale_exponent − 150 + 1023.
+    let power = f64::reinterpret(u64::cast_from(scale_exponent + 873u32) << 52u64);
+    let mut value = f64::cast_from(significand) * power;
+    if exponent == 255 {
+        value = f64::reinterpret(0x7ffu64 << 52u64);
+    }
+    value
+}
+
+/// Whether `w` is not ±0, from its bits (not flushed like a subnormal compared as a float).
+#[cube]
+fn is_nonzero(w: f32) -> bool {
+    (u32::reinterpret(w) & 0x7fff_ffffu32) != 0
+}
+
+/// `|w| · 2^E` (`a = |w|`, `pow = 2^E`) as its nearest integer `hi`: `mcnn_sequences`'
+/// `encode`.
+#[cube]
+fn encode_hi(a: f64, pow: f64) -> u64 {
+    let x = a * pow;
     u64::reinterpret(x + f64::reinterpret(TWO_52_BITS)) - TWO_52_BITS
 }
 
 /// The rest of [`encode_hi`] in units of `2^-40`, rounded, as a wrapped `i64`.
 #[cube]
-fn encode_lo(w: f32, pow: f64) -> u64 {
+fn encode_lo(a: f64, pow: f64) -> u64 {
     let two_52 = f64::reinterpret(TWO_52_BITS);
-    let x = f64::cast_from(w.abs()) * pow;
+    let x = a * pow;
     let shifted = x + two_52;
     let rest = (x - (shifted - two_52)) * f64::reinterpret(TWO_40_BITS);
     u64::reinterpret(rest + f64::reinterpret(ONE_AND_HALF_52_BITS)) - ONE_AND_HALF_52_BITS
@@ -219,18 +250,18 @@ fn column_counts_kernel(
     let mut j = 0usize;
     while j < whole {
         let at = j * cols + c;
-        a0 += f64::cast_from(weight[at].abs());
-        a1 += f64::cast_from(weight[at + cols].abs());
-        a2 += f64::cast_from(weight[at + 2 * cols].abs());
-        a3 += f64::cast_from(weight[at + 3 * cols].abs());
-        a4 += f64::cast_from(weight[at + 4 * cols].abs());
-        a5 += f64::cast_from(weight[at + 5 * cols].abs());
-        a6 += f64::cast_from(weight[at + 6 * cols].abs());
-        a7 += f64::cast_from(weight[at + 7 * cols].abs());
+        a0 += abs_f64(weight[at]);
+        a1 += abs_f64(weight[at + cols]);
+        a2 += abs_f64(weight[at + 2 * cols]);
+        a3 += abs_f64(weight[at + 3 * cols]);
+        a4 += abs_f64(weight[at + 4 * cols]);
+        a5 += abs_f64(weight[at + 5 * cols]);
+        a6 += abs_f64(weight[at + 6 * cols]);
+        a7 += abs_f64(weight[at + 7 * cols]);
         j += 8;
     }
     for j in whole..rows {
-        a0 += f64::cast_from(weight[j * cols + c].abs());
+        a0 += abs_f64(weight[j * cols + c]);
     }
     let estimate = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
     let e_bits = (u64::reinterpret(estimate) >> 52u64) & 0x7ffu64;
@@ -249,13 +280,14 @@ fn column_counts_kernel(
         let mut l = 0u64;
         for j in 0..rows {
             let w = weight[j * cols + c];
-            h += encode_hi(w, pow);
-            l += encode_lo(w, pow);
+            let a = abs_f64(w);
+            h += encode_hi(a, pow);
+            l += encode_lo(a, pow);
             // Keep l in [0, 2^40) (|lo| ≤ 2^39): add 2^40 and move whole units to h.
             let biased = l + (1u64 << 40u64);
             h = h + (biased >> 40u64) - 1;
             l = biased & LO_MASK;
-            if w != 0.0 {
+            if is_nonzero(w) {
                 last = j;
             }
         }
@@ -294,8 +326,9 @@ fn column_counts_kernel(
         let w = weight[at];
         let mut q = 0i32;
         if has_counts {
-            let hs = h + encode_hi(w, pow);
-            let ls = l + encode_lo(w, pow);
+            let a = abs_f64(w);
+            let hs = h + encode_hi(a, pow);
+            let ls = l + encode_lo(a, pow);
             let biased = ls + (1u64 << 40u64);
             let y = (hs << 12u64) + (biased >> 28u64) - (1u64 << 12u64);
             h = hs + (biased >> 40u64) - 1;
@@ -332,6 +365,7 @@ impl ColumnSamplerBackend for CubeBackend {
         seed: u64,
     ) -> (IntTensor<Self>, FloatTensor<Self>, IntTensor<Self>) {
         probe::hit(Path::CubeColumnSampler);
+        assert_samples(samples);
         let weight = into_contiguous(if weight.dtype == DType::F32 {
             weight
         } else {
