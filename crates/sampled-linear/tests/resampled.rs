@@ -255,3 +255,49 @@ fn a_non_finite_weight_is_named_in_training() {
         });
     }
 }
+
+/// `Kernel::Auto` on a layer large enough for the fan-in op, with `N` above its threshold: on a
+/// GPU the step samples on the device and reads back the widest row to choose the kernel. The
+/// output is the estimate of the host's sample, whichever kernel it chose.
+#[test]
+fn auto_on_a_large_layer_computes_the_host_estimate() {
+    let host = host_device();
+    host.seed(8);
+    let sampling = SamplingConfig::new(Budget::PerNeuron(64)).with_seed(21);
+    let layer = mcnn_backends::materialize(
+        ResampledLinearConfig::new(512, 128, sampling.clone()).init(&host),
+    );
+    const { assert!(64.0 >= ResampledLinear::SPARSE_BELOW * 512.0) };
+    let (rows, d_output, d_input) = output_major(&layer.linear.weight.val());
+    let expected = SampledWeights::sample(&rows, d_output, d_input, &sampling, "x").unwrap();
+    let x = Tensor::<2>::random([3, 512], Distribution::Normal(0.0, 1.0), &host);
+    let bias = layer.linear.bias.as_ref().unwrap().val();
+    let want = x.clone().matmul(input_major_tensor(
+        &expected.dequantize(),
+        d_output,
+        d_input,
+        &host,
+    )) + bias.clone().unsqueeze();
+    for_each_backend(|kind, device| {
+        let ad = device.autodiff();
+        let trained = ResampledLinear::from_linear(
+            Linear {
+                weight: Param::from_tensor(layer.linear.weight.val().to_device(&ad).autodiff()),
+                bias: Some(Param::from_tensor(bias.clone().to_device(&ad).autodiff())),
+            },
+            sampling.clone(),
+        );
+        let sampled_before = probe::count(Path::CubeColumnSampler);
+        let y = trained.forward(x.clone().to_device(&ad).autodiff());
+        y.into_data()
+            .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(1e-3));
+        if !kind.is_cpu() {
+            assert!(
+                probe::count(Path::CubeColumnSampler) > sampled_before,
+                "{kind}: not sampled on the device"
+            );
+        }
+        let nonzeros = expected.q.iter().filter(|&&q| q != 0).count();
+        assert_eq!(trained.last_sample().unwrap().nonzeros, nonzeros, "{kind}");
+    });
+}
