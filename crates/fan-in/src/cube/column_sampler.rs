@@ -116,10 +116,10 @@ fn high_product(v: u64, r: u64) -> u64 {
     hh + (mid >> 32u64) + (lh >> 32u64) + (hl >> 32u64)
 }
 
-/// `⌊N 2^96 / total⌋` (`total ∈ [2^60, 2^63)`, `N < 2^31`) reduced to 64 bits as
-/// `ToSamples::new` does: returns the multiplier; [`pre_shift`] gives the shift.
+/// `⌊N 2^96 / total⌋` (`total ∈ [2^60, 2^63)`, `N < 2^31`) shifted right by `excess`, its
+/// bits above 64 ([`pre_shift`]), as `ToSamples::new` reduces it to a 64-bit multiplier.
 #[cube]
-fn multiplier(samples: u32, total: u64) -> u64 {
+fn multiplier(samples: u32, total: u64, excess: u64) -> u64 {
     let a = u64::cast_from(samples) << 32u64;
     let high = a / total;
     let mut rest = a % total;
@@ -133,7 +133,6 @@ fn multiplier(samples: u32, total: u64) -> u64 {
             low |= 1u64;
         }
     }
-    let excess = pre_shift(high);
     let mut result = low;
     if excess > 0 {
         result = (high << (64u64 - excess)) | (low >> excess);
@@ -299,9 +298,9 @@ fn column_counts_kernel(
         scale = scale_bits(sum_abs, samples);
         bad = scale == 0;
         has_counts = !bad;
-        mult = multiplier(samples, total);
-        // ToSamples' pre-shift, from the quotient's bits above 64.
+        // ToSamples' pre-shift: the quotient's bits above 64.
         shift = pre_shift((u64::cast_from(samples) << 32u64) / total);
+        mult = multiplier(samples, total, shift);
     }
     let mut flag = 0i32;
     if bad {
