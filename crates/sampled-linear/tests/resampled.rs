@@ -3,7 +3,7 @@
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::{Distribution, Tensor, Tolerance};
+use burn::tensor::{Device, Distribution, Tensor, Tolerance};
 use mcnn_backends::{for_each_backend, host_device};
 use mcnn_fan_in::probe::{self, Path};
 use sampled_linear::{
@@ -13,6 +13,26 @@ use sampled_linear::{
 
 fn values(t: Tensor<2>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+/// The host layer's weights and bias as trainable parameters on `ad`, from step 0.
+fn trainable_on(
+    layer: &ResampledLinear,
+    sampling: &SamplingConfig,
+    ad: &Device,
+) -> ResampledLinear {
+    let bias = layer
+        .linear
+        .bias
+        .as_ref()
+        .map(|b| Param::from_tensor(b.val().to_device(ad).autodiff()));
+    ResampledLinear::from_linear(
+        Linear {
+            weight: Param::from_tensor(layer.linear.weight.val().to_device(ad).autodiff()),
+            bias,
+        },
+        sampling.clone(),
+    )
 }
 
 #[test]
@@ -52,15 +72,7 @@ fn steps_match_the_materialised_estimate(kernel: Kernel) {
 
     for_each_backend(|kind, device| {
         let ad = device.autodiff();
-        // The host's weights as trainable parameters on this backend.
-        let trained = ResampledLinear::from_linear(
-            Linear {
-                weight: Param::from_tensor(layer.linear.weight.val().to_device(&ad).autodiff()),
-                bias: Some(Param::from_tensor(bias.clone().to_device(&ad).autodiff())),
-            },
-            sampling.clone(),
-        )
-        .with_kernel(kernel);
+        let trained = trainable_on(&layer, &sampling, &ad).with_kernel(kernel);
         let mut previous = None;
         for step in 0..2u64 {
             let expected = SampledWeights::sample(
@@ -280,13 +292,7 @@ fn auto_on_a_large_layer_computes_the_host_estimate() {
     )) + bias.clone().unsqueeze();
     for_each_backend(|kind, device| {
         let ad = device.autodiff();
-        let trained = ResampledLinear::from_linear(
-            Linear {
-                weight: Param::from_tensor(layer.linear.weight.val().to_device(&ad).autodiff()),
-                bias: Some(Param::from_tensor(bias.clone().to_device(&ad).autodiff())),
-            },
-            sampling.clone(),
-        );
+        let trained = trainable_on(&layer, &sampling, &ad);
         let sampled_before = probe::count(Path::CubeColumnSampler);
         let y = trained.forward(x.clone().to_device(&ad).autodiff());
         y.into_data()
