@@ -85,11 +85,21 @@ impl ConvGeometry {
         [self.channels_out, self.channels_in / self.groups, kh, kw]
     }
 
-    /// Checks that `groups` is at least 1 and divides both channel counts.
+    /// Checks that the kernel size, stride and dilation are at least 1 on both axes, and that
+    /// `groups` is at least 1 and divides both channel counts.
     ///
     /// # Errors
-    /// A message naming `groups`, its value and the channels.
+    /// A message naming the parameter, its value and what is allowed.
     pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("kernel_size", self.kernel_size),
+            ("stride", self.stride),
+            ("dilation", self.dilation),
+        ] {
+            if value.contains(&0) {
+                return Err(format!("{name} = {value:?}: both at least 1"));
+            }
+        }
         if self.groups == 0
             || !self.channels_in.is_multiple_of(self.groups)
             || !self.channels_out.is_multiple_of(self.groups)
@@ -189,7 +199,8 @@ impl SampledConv2dConfig {
     /// An empty layer of this configuration on `device`, awaiting its record.
     ///
     /// # Panics
-    /// If `groups` is 0 or does not divide the channels, or the layout's rows are not the
+    /// If the geometry is invalid ([`ConvGeometry::check`]: a kernel size, stride or dilation
+    /// of 0, or `groups` 0 or not dividing the channels), or the layout's rows are not the
     /// geometry's filters and taps.
     pub fn init(&self, device: &Device) -> SampledConv2d {
         let geometry = &self.geometry;
@@ -248,13 +259,17 @@ impl SampledConv2d {
     /// filter), with an optional `bias` of shape `[c_out]`.
     ///
     /// # Panics
-    /// If `sampled` does not have the geometry's shape, or the bias has another shape.
+    /// If the geometry is invalid ([`ConvGeometry::check`]), `sampled` does not have its
+    /// shape, or the bias has another shape.
     pub fn from_sampled(
         sampled: &SampledWeights,
         geometry: &ConvGeometry,
         bias: Option<Tensor<1>>,
         device: &Device,
     ) -> Self {
+        if let Err(message) = geometry.check() {
+            panic!("SampledConv2d: {message}");
+        }
         let (c_out, taps) = (geometry.channels_out, geometry.taps());
         assert_eq!(
             (sampled.d_output, sampled.d_input),

@@ -10,9 +10,10 @@ use burn::tensor::{Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::{for_each_backend, fork_identical, host_device, materialize};
 use mcnn_fan_in::probe::{self, Path};
 use mcnn_sequences::counts::{Scheme, row_counts};
-use sampled_conv::{Kernel, SampledConv2d, SampledConv2dConfig};
+use sampled_conv::{ConvGeometry, Kernel, SampledConv2d, SampledConv2dConfig};
 use sampled_linear::{
-    Baseline, Budget, Granularity, LayerKind, SamplingConfig, apply_baseline, sample_weights,
+    Baseline, Budget, Granularity, LayerKind, SampledWeights, SamplingConfig, SamplingScheme,
+    apply_baseline, sample_weights,
 };
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -27,7 +28,7 @@ fn conv(config: Conv2dConfig, seed: u64) -> Conv2d {
 }
 
 /// The geometries under test: plain, strided with asymmetric padding and dilation, grouped
-/// with "same" padding.
+/// with "same" padding, and grouped with all of these at batch 1.
 fn geometries() -> Vec<(&'static str, Conv2dConfig, [usize; 4])> {
     vec![
         (
@@ -49,6 +50,15 @@ fn geometries() -> Vec<(&'static str, Conv2dConfig, [usize; 4])> {
                 .with_groups(2)
                 .with_padding(PaddingConfig2d::Same),
             [3, 4, 7, 8],
+        ),
+        (
+            "2 groups, stride (2, 1), dilation (1, 2), explicit (2, 0, 1, 1), batch 1",
+            Conv2dConfig::new([4, 6], [3, 2])
+                .with_groups(2)
+                .with_stride([2, 1])
+                .with_dilation([1, 2])
+                .with_padding(PaddingConfig2d::Explicit(2, 0, 1, 1)),
+            [1, 4, 9, 10],
         ),
     ]
 }
@@ -353,11 +363,7 @@ fn bad_input_is_named() {
         ([1, 3, 5, 5], "the input has 3 channels, the layer takes 2"),
         ([1, 2, 2, 5], "smaller than the dilated kernel 3"),
     ] {
-        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            layer.forward(Tensor::<4>::zeros(shape, &host))
-        }))
-        .unwrap_err();
-        let message = panic.downcast_ref::<String>().unwrap();
+        let message = panic_message(|| drop(layer.forward(Tensor::<4>::zeros(shape, &host))));
         assert!(message.contains(expected), "{message}");
     }
 }
@@ -372,6 +378,98 @@ fn a_configuration_of_zero_groups_is_refused_by_init() {
     let mut bad = layer.config();
     bad.geometry.groups = 0;
     bad.init(&host);
+}
+
+#[test]
+fn a_geometry_of_zero_stride_dilation_or_kernel_is_named() {
+    let trained = conv(Conv2dConfig::new([2, 3], [3, 3]), 1);
+    let config = SamplingConfig::new(Budget::Amount(0.5));
+    let (layer, _) = SampledConv2d::from_conv2d(&trained, &config, "conv").unwrap();
+    let rows = floats(trained.weight.val());
+    let sampled = SampledWeights::sample(&rows, 3, 18, &config, "conv").unwrap();
+    let host = host_device();
+    let base = layer.config().geometry;
+    for (geometry, expected) in [
+        (
+            ConvGeometry {
+                stride: [0, 1],
+                ..base.clone()
+            },
+            "stride = [0, 1]: both at least 1",
+        ),
+        (
+            ConvGeometry {
+                dilation: [1, 0],
+                ..base.clone()
+            },
+            "dilation = [1, 0]: both at least 1",
+        ),
+        (
+            ConvGeometry {
+                kernel_size: [0, 3],
+                ..base.clone()
+            },
+            "kernel_size = [0, 3]: both at least 1",
+        ),
+    ] {
+        let mut bad = layer.config();
+        bad.geometry = geometry.clone();
+        for message in [
+            panic_message(|| drop(bad.init(&host))),
+            panic_message(|| {
+                drop(SampledConv2d::from_sampled(
+                    &sampled, &geometry, None, &host,
+                ))
+            }),
+        ] {
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+    match panic.downcast_ref::<String>() {
+        Some(message) => message.clone(),
+        None => panic.downcast_ref::<&str>().unwrap().to_string(),
+    }
+}
+
+/// A filter with fewer sampled taps than the widest reads only its own group's channels on the
+/// sparse path, padding slots included: an infinite input in group 0 leaves group 1's output
+/// finite, as in Burn's grouped `Conv2d`.
+#[test]
+fn groups_stay_apart_where_another_group_s_input_is_infinite() {
+    let host = host_device();
+    // Filter 0 (group 0): three taps of 1; filter 1 (group 1): one tap of −2.
+    let mut values = vec![0.0f32; 2 * 9];
+    values[..3].fill(1.0);
+    values[9 + 4] = -2.0;
+    let mut dense = conv(Conv2dConfig::new([2, 2], [3, 3]).with_groups(2), 1);
+    dense.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(values, [2, 1, 3, 3]),
+        &host,
+    ));
+    let config = SamplingConfig::new(Budget::Amount(1.0)).with_scheme(SamplingScheme::Systematic);
+    let (layer, _) = SampledConv2d::from_conv2d(&dense, &config, "grouped").unwrap();
+    let layer = layer.with_kernel(Kernel::Sparse);
+    let mut burn_conv = dense.clone();
+    burn_conv.weight = Param::from_tensor(layer.dense_weight());
+    // Channel 0 (group 0's input) infinite, channel 1 finite.
+    let finite = Tensor::<4>::random([2, 1, 6, 5], Distribution::Normal(0.0, 1.0), &host);
+    let x = Tensor::cat(vec![finite.clone().ones_like() * f32::INFINITY, finite], 1);
+    for_each_backend(|kind, device| {
+        let group_1 = |y: Tensor<4>| y.narrow(1, 1, 1);
+        let got = group_1(fork_identical(&layer, &device).forward(x.clone().to_device(&device)));
+        let want =
+            group_1(fork_identical(&burn_conv, &device).forward(x.clone().to_device(&device)));
+        assert!(
+            floats(got.clone()).iter().all(|v| v.is_finite()),
+            "group 1 read group 0's channel on {kind}"
+        );
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-4));
+    });
 }
 
 /// `Kernel::Auto` takes the direct sparse convolution while the widest filter reads fewer than

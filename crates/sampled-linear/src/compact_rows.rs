@@ -57,7 +57,8 @@ struct Key {
 /// The tensors a forward computes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
-    /// `[rows, k]` indices and counts for the fan-in op, padded with index 0 and count 0.
+    /// `[rows, k]` indices and counts for the fan-in op, padded with count 0 at the row's
+    /// first column (its `offset`).
     Padded,
     /// The dense counts, `[rows, d_input]` (row-major, output-major).
     Dense,
@@ -228,6 +229,9 @@ impl CompactRows {
                 let mut counts = vec![0f32; d_output * k];
                 for o in 0..d_output {
                     let shift = offset(o) as i64;
+                    // Padding slots (count 0) read the row's own first column: a row's
+                    // output never reads features outside its range (another group's).
+                    indices[o * k..(o + 1) * k].fill(shift);
                     for (slot, at) in (rows.starts[o]..rows.starts[o + 1]).enumerate() {
                         indices[o * k + slot] = rows.columns[at] as i64 + shift;
                         counts[o * k + slot] = rows.q[at] as f32;
@@ -301,8 +305,8 @@ mod tests {
             .convert::<i64>()
             .try_into_vec::<i64>()
             .unwrap();
-        // Padding slots read input 0 (with count 0), unshifted.
-        assert_eq!(ints, vec![1, 3, 0, 0, 20, 0]);
+        // Padding slots (count 0) read the row's first column, shifted as the row is.
+        assert_eq!(ints, vec![1, 3, 10, 10, 20, 20]);
         let floats = counts.into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(floats, vec![2.0, -1.0, 0.0, 0.0, 1.0, 0.0]);
         let (_, dense) = compact.tensors(Form::DenseTransposed, &device, |_| 0);
