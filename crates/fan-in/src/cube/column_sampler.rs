@@ -26,7 +26,7 @@ use burn_cubecl::kernel::cast;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::zeros;
 
-use super::{empty_like, grid};
+use super::{addressable, empty_like, grid};
 use crate::column_sampler::{ColumnSamplerBackend, assert_samples, stream_key};
 use crate::probe::{self, Path};
 
@@ -364,6 +364,7 @@ impl ColumnSamplerBackend for CubeBackend {
         seed: u64,
     ) -> (IntTensor<Self>, FloatTensor<Self>, IntTensor<Self>) {
         probe::hit(Path::CubeColumnSampler);
+        addressable("sample_columns", [&weight]);
         assert_samples(samples);
         let weight = into_contiguous(if weight.dtype == DType::F32 {
             weight

@@ -14,7 +14,7 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 
-use super::{cached_transposed_index, per_element};
+use super::{addressable, cached_transposed_index, per_element};
 use crate::conv::{FanInConvBackend, TapGeometry};
 use crate::probe::{self, Path};
 
@@ -166,6 +166,7 @@ impl FanInConvBackend for CubeBackend {
         geometry: TapGeometry,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeConvForward);
+        addressable("fan_in_conv", [&input, &weight, &taps]);
         let in_shape = input.shape();
         let [rows, cols] = geometry
             .output_size([in_shape[2], in_shape[3]])
@@ -184,6 +185,10 @@ impl FanInConvBackend for CubeBackend {
         geometry: TapGeometry,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeConvWeightGrad);
+        addressable(
+            "fan_in_conv (weight gradient)",
+            [&input, &grad_output, &taps],
+        );
         launch_edge_kernel!(
             weight_grad_kernel(input, grad_output, taps, geometry) -> taps.shape(),
             empty if grad_output.shape().num_elements() == 0
@@ -198,6 +203,10 @@ impl FanInConvBackend for CubeBackend {
         input_size: [usize; 3],
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeConvInputGrad);
+        addressable(
+            "fan_in_conv (input gradient)",
+            [&grad_output, &weight, &taps],
+        );
         let (grad_output, weight, taps) = (
             into_contiguous(grad_output),
             into_contiguous(weight),

@@ -12,7 +12,7 @@ use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 
-use super::{cached_transposed_index, per_element};
+use super::{addressable, cached_transposed_index, per_element};
 use crate::feature_major::{FeatureMajorBackend, LANES};
 use crate::probe::{self, Path};
 
@@ -139,6 +139,7 @@ fn input_grad_kernel<F: Float>(
 
 impl FeatureMajorBackend for CubeBackend {
     fn feature_major_from_rows(input: FloatTensor<Self>) -> FloatTensor<Self> {
+        addressable("to_feature_major", [&input]);
         let input = into_contiguous(input);
         let [batch, features] = [input.shape()[0], input.shape()[1]];
         let shape = Shape::new([batch.div_ceil(LANES), features, LANES]);
@@ -155,6 +156,7 @@ impl FeatureMajorBackend for CubeBackend {
     }
 
     fn feature_major_to_rows(input: FloatTensor<Self>, batch: usize) -> FloatTensor<Self> {
+        addressable("from_feature_major", [&input]);
         let input = into_contiguous(input);
         let shape = Shape::new([batch, input.shape()[1]]);
         per_element(&input, shape, false, |output, count, dim| {
@@ -175,6 +177,7 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorForward);
+        addressable("fan_in_feature_major", [&input, &weight, &indices]);
         launch_edge_kernel!(
             forward_kernel(input, weight, indices)
                 -> Shape::new([input.shape()[0], weight.shape()[0], LANES]),
@@ -188,6 +191,10 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorWeightGrad);
+        addressable(
+            "fan_in_feature_major (weight gradient)",
+            [&input, &grad_output, &indices],
+        );
         launch_edge_kernel!(
             weight_grad_kernel(input, grad_output, indices) -> indices.shape(),
             empty if input.shape()[0] == 0
@@ -201,6 +208,10 @@ impl FeatureMajorBackend for CubeBackend {
         in_features: usize,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorInputGrad);
+        addressable(
+            "fan_in_feature_major (input gradient)",
+            [&grad_output, &weight, &indices],
+        );
         let (grad_output, weight, indices) = (
             into_contiguous(grad_output),
             into_contiguous(weight),

@@ -226,6 +226,7 @@ pub(crate) fn per_element(
     nothing_to_sum: bool,
     launch: impl FnOnce(CubeTensor, CubeCount, CubeDim),
 ) -> CubeTensor {
+    check_elements("a fan-in kernel's output", shape.num_elements());
     if nothing_to_sum || shape.num_elements() == 0 {
         return zeros(like.device.clone(), shape, like.dtype);
     }
@@ -233,6 +234,27 @@ pub(crate) fn per_element(
     let (count, dim) = grid(like, shape.num_elements());
     launch(output.clone(), count, dim);
     output
+}
+
+/// Checks that an op's `tensors` fit the kernels' indices: they address with CubeCL's default
+/// 32-bit positions and buffer lengths, so a tensor of `2^32` elements or more would wrap
+/// around silently.
+///
+/// # Panics
+/// If one of `tensors` has `2^32` elements or more, naming `op`.
+pub(crate) fn addressable<'a>(op: &str, tensors: impl IntoIterator<Item = &'a CubeTensor>) {
+    for tensor in tensors {
+        check_elements(op, tensor.shape().num_elements());
+    }
+}
+
+/// [`addressable`] for one tensor of `elements` elements.
+fn check_elements(op: &str, elements: usize) {
+    assert!(
+        u32::try_from(elements).is_ok(),
+        "{op}: a tensor of {elements} elements on a CubeCL device; its kernels index with 32 \
+         bits, at most 2^32 − 1 elements per tensor (split the batch)"
+    );
 }
 
 pub(crate) fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
@@ -309,6 +331,7 @@ impl FanInBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeForward);
+        addressable("fan_in", [&input, &weight, &indices]);
         let shape = Shape::new([input.shape()[0], weight.shape()[0]]);
         let input = into_contiguous(input);
         if shape.num_elements() == 0 || weight.shape()[1] == 0 {
@@ -341,6 +364,7 @@ impl FanInBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeWeightGrad);
+        addressable("fan_in (weight gradient)", [&input, &grad_output, &indices]);
         launch_edge_kernel!(
             weight_grad_kernel(input, grad_output, indices) -> indices.shape(),
             empty if input.shape()[0] == 0
@@ -354,6 +378,7 @@ impl FanInBackend for CubeBackend {
         in_features: usize,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeInputGrad);
+        addressable("fan_in (input gradient)", [&grad_output, &weight, &indices]);
         let (grad_output, weight, indices) = (
             into_contiguous(grad_output),
             into_contiguous(weight),
@@ -375,5 +400,21 @@ impl FanInBackend for CubeBackend {
                 dtype_to_storage_type(grad_output.dtype),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_elements;
+
+    #[test]
+    fn tensors_of_up_to_u32_max_elements_are_addressable() {
+        check_elements("fan_in", u32::MAX as usize);
+    }
+
+    #[test]
+    #[should_panic(expected = "fan_in: a tensor of 4294967296 elements on a CubeCL device")]
+    fn a_tensor_of_2_to_the_32_elements_is_refused_naming_the_op() {
+        check_elements("fan_in", 1 << 32);
     }
 }
