@@ -130,8 +130,12 @@ impl Compressible for Conv2dLayer {
             .map_err(|e| format!("not a SampledConv2d configuration: {e}"))?;
         let g = &config.geometry;
         g.check()?;
+        config.layout.check()?;
         let dims = g.weight_dims();
-        if dims != self.weight_dims() || g.taps() != config.layout.d_input {
+        if dims != self.weight_dims()
+            || g.taps() != config.layout.d_input
+            || dims[0] != config.layout.d_output
+        {
             return Err(format!(
                 "a configuration of filters {dims:?} (layout {} × {}) for a convolution of {:?}",
                 config.layout.d_output,

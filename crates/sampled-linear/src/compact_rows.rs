@@ -90,7 +90,13 @@ impl CompactRows {
 
     /// An empty stream of `layout`'s shape on `device`, awaiting a record (every read before
     /// a load panics, saying so).
+    ///
+    /// # Panics
+    /// If the layout is out of range ([`PackedLayout::check`]), naming the field.
     pub fn empty(layout: PackedLayout, device: &Device) -> Self {
+        if let Err(error) = layout.check() {
+            panic!("a sampled layer's packed layout is out of range: {error}");
+        }
         let words = vec![0u32; layout.words()];
         let packed = Param::initialized(ParamId::new(), words_tensor(&words, device));
         let cache = Cache {

@@ -710,6 +710,7 @@ impl Compressible for LinearLayer {
     fn empty_sampled(&self, config: &serde_json::Value) -> Result<Self, String> {
         let config: SampledLinearConfig = serde_json::from_value(config.clone())
             .map_err(|e| format!("not a SampledLinear configuration: {e}"))?;
+        config.layout.check()?;
         let dims = self.dims();
         let layout = [config.layout.d_input, config.layout.d_output];
         if layout != dims {

@@ -70,6 +70,81 @@ impl PackedLayout {
         }
     }
 
+    /// Checks the layout on its own, before any stream is read or allocated: at least one row
+    /// and one column, at most `d_input · d_output` non-zeros, value bits for them (at most
+    /// 32), the coding's parameter as [`layout`] chooses it (index bits of `d_input − 1`, a
+    /// Rice parameter below 32, row lengths in at most the bits of `d_input`), and `bits`
+    /// what these imply (exactly for the bitmap and the indices; for Rice codes, within the
+    /// shortest and longest codes the reader accepts).
+    ///
+    /// # Errors
+    /// A message naming the field, its value and what is allowed.
+    pub fn check(&self) -> Result<(), String> {
+        let (d_input, d_output, nonzeros) = (self.d_input, self.d_output, self.nonzeros);
+        if d_input == 0 || d_output == 0 || d_input > u32::MAX as usize {
+            return Err(format!(
+                "d_input = {d_input}, d_output = {d_output}: both at least 1, d_input at most \
+                 2^32 − 1"
+            ));
+        }
+        let cells = d_input as u128 * d_output as u128;
+        if nonzeros as u128 > cells {
+            return Err(format!(
+                "nonzeros = {nonzeros}: at most d_input · d_output = {cells}"
+            ));
+        }
+        if self.value_bits > 32 || (self.value_bits == 0) != (nonzeros == 0) {
+            return Err(format!(
+                "value_bits = {} for {nonzeros} non-zeros: 1 to 32 with non-zeros, else 0",
+                self.value_bits
+            ));
+        }
+        let length_limit = match self.columns {
+            ColumnCoding::Bitmap => 0,
+            _ => bits_for(d_input as u64),
+        };
+        if self.length_bits > length_limit {
+            return Err(format!(
+                "length_bits = {} with {:?}: at most {length_limit}",
+                self.length_bits, self.columns
+            ));
+        }
+        let (n, lengths) = (
+            nonzeros as u128,
+            d_output as u128 * self.length_bits as u128,
+        );
+        let values = n * self.value_bits as u128;
+        let (fewest, most) = match self.columns {
+            ColumnCoding::Bitmap => (cells + values, cells + values),
+            ColumnCoding::Indices { bits } => {
+                let index_bits = bits_for(d_input as u64 - 1);
+                if bits != index_bits {
+                    return Err(format!(
+                        "Indices {{ bits: {bits} }} for d_input = {d_input}: {index_bits}, the \
+                         bits of d_input − 1"
+                    ));
+                }
+                let exact = lengths + n * bits as u128 + values;
+                (exact, exact)
+            }
+            ColumnCoding::Rice { r } => {
+                if r >= 32 {
+                    return Err(format!("Rice {{ r: {r} }}: below 32"));
+                }
+                // A gap's code: at most 63 ones, a zero, then r bits.
+                let per_gap = |ones: u128| lengths + n * (ones + 1 + r as u128) + values;
+                (per_gap(0), per_gap(63))
+            }
+        };
+        if !(fewest..=most).contains(&(self.bits as u128)) {
+            return Err(format!(
+                "bits = {}: the other fields imply {fewest} to {most}",
+                self.bits
+            ));
+        }
+        Ok(())
+    }
+
     /// The largest `|q|` the value bits hold: `2^(value_bits − 1)`.
     pub fn max_abs_q(&self) -> u64 {
         match self.value_bits {
@@ -352,19 +427,15 @@ impl std::fmt::Display for UnpackError {
 /// What does not match, with where.
 pub fn unpack(layout: &PackedLayout, words: &[u32]) -> Result<SparseRows, UnpackError> {
     let fail = |what: String| Err(UnpackError(what));
+    if let Err(error) = layout.check() {
+        return fail(format!("a layout out of range ({error}): {layout:?}"));
+    }
     if words.len() != layout.words() {
         return fail(format!(
             "{} words of packed rows, the layout needs {}",
             words.len(),
             layout.words()
         ));
-    }
-    if layout.d_input > u32::MAX as usize
-        || layout.value_bits > 32
-        || layout.length_bits > 64
-        || (layout.value_bits == 0) != (layout.nonzeros == 0)
-    {
-        return fail(format!("a layout out of range: {layout:?}"));
     }
     let mut reader = BitReader::new(words, layout.bits);
     let truncated = || UnpackError(format!("the stream ends before its {} bits", layout.bits));
@@ -590,6 +661,7 @@ mod tests {
                     assert_eq!(back, sparse, "{d_output}×{d_input} at {density}, ±{max_q}");
                     assert_eq!(back.dense_counts(d_input), dense);
                     assert_eq!(layout.words(), words.len());
+                    layout.check().unwrap();
                     // The chosen coding is no larger than the bitmap or the plain indices.
                     let values = sparse.q.len() as u64 * layout.value_bits as u64;
                     assert!(layout.bits - values <= (d_output * d_input) as u64);
@@ -640,6 +712,41 @@ mod tests {
                 .0
                 .contains("out of range")
         );
+    }
+
+    #[test]
+    fn layouts_out_of_range_are_refused_before_any_stream_is_read() {
+        let sparse = SparseRows::from_dense(&[0, 1, 0, -2, 0, 0, 1, 0], 2, 4);
+        let (layout, words) = pack(&sparse, 4);
+        let with = |edit: fn(&mut PackedLayout)| {
+            let mut bad = layout.clone();
+            edit(&mut bad);
+            bad
+        };
+        for (bad, expected) in [
+            (
+                with(|l| l.columns = ColumnCoding::Rice { r: 64 }),
+                "Rice { r: 64 }: below 32",
+            ),
+            (
+                with(|l| l.columns = ColumnCoding::Indices { bits: 40 }),
+                "Indices { bits: 40 } for d_input = 4: 2",
+            ),
+            (with(|l| l.bits = u64::MAX), "bits = 18446744073709551615"),
+            (with(|l| l.length_bits = 64), "length_bits = 64"),
+            (
+                with(|l| l.nonzeros = 9),
+                "nonzeros = 9: at most d_input · d_output = 8",
+            ),
+            (with(|l| l.d_input = 0), "d_input = 0"),
+            (with(|l| l.value_bits = 33), "value_bits = 33"),
+        ] {
+            let error = bad.check().unwrap_err();
+            assert!(error.contains(expected), "{error}");
+            // `unpack` refuses it first, whatever the words.
+            let message = unpack(&bad, &words).unwrap_err().0;
+            assert!(message.contains(expected), "{message}");
+        }
     }
 
     #[test]

@@ -181,6 +181,12 @@ fn the_layout_and_the_record_rebuild_the_model_in_a_dense_constructor() {
         error.contains("`layers.0`") && error.contains("inputs"),
         "{error}"
     );
+    // A layout whose sizes were edited is an error naming the field, not an allocation of
+    // what it claims.
+    let mut huge = layout.clone();
+    huge.layers[0].config["layout"]["bits"] = serde_json::json!(u64::MAX);
+    let error = huge.apply(mlp::<LinearLayer>(7, &host)).unwrap_err();
+    assert!(error.contains("bits = 18446744073709551615"), "{error}");
     std::fs::write(dir.join("bad.json"), "{}").unwrap();
     let error = CompactLayout::load(dir.join("bad.json")).unwrap_err();
     assert!(error.contains("bad.json"), "{error}");
