@@ -135,14 +135,8 @@ fn install(bytes: &[u8], dir: &Path, file: &DataFile, origin: &Path) -> Result<(
         });
     }
     let target = dir.join(file.name);
-    // Unique per process and call: two fetches of the same file must not share it.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temp = dir.join(format!(
-        ".{}.partial-{}-{call}",
-        file.name,
-        std::process::id()
-    ));
+    // Two fetches of the same file must not share it.
+    let temp = dir.join(format!(".{}.partial-{}", file.name, unique_suffix()));
     let mut out = fs::File::create(&temp).map_err(|e| DataError::io(&temp, e))?;
     out.write_all(bytes)
         .and_then(|()| out.sync_all())
@@ -191,20 +185,22 @@ fn unpack_gzipped_idx(source: Source, dir: &Path) -> Result<(), DataError> {
     Ok(())
 }
 
+/// `<process id>-<call number>`: a name part no other fetch, in this process or another,
+/// uses at the same time.
+fn unique_suffix() -> String {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{call}", std::process::id())
+}
+
 /// A scratch directory inside the data directory (same file system, so renames are
 /// atomic), removed when dropped.
 struct WorkDir(PathBuf);
 
 impl WorkDir {
     fn new(data_dir: &Path, source: Source) -> Result<Self, DataError> {
-        // Unique per process and per call: tests fetch from several threads at once.
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = data_dir.join(format!(
-            ".fetch-{}-{}-{call}",
-            source.name(),
-            std::process::id()
-        ));
+        // Tests fetch from several threads at once.
+        let path = data_dir.join(format!(".fetch-{}-{}", source.name(), unique_suffix()));
         if path.exists() {
             fs::remove_dir_all(&path).map_err(|e| DataError::io(&path, e))?;
         }
