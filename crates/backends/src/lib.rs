@@ -50,6 +50,7 @@ macro_rules! host_state_module {
     };
 }
 
+mod addressing;
 pub mod bench;
 mod harness;
 mod host;
@@ -59,6 +60,7 @@ mod param_error;
 mod recorded_size;
 mod step_counter;
 
+pub use addressing::check_addressable;
 pub use harness::{for_each_backend, fork_identical, host_device, materialize};
 pub use host::{host_ints, host_values};
 pub use kind::{BackendError, BackendKind};

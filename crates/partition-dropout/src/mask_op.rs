@@ -195,6 +195,8 @@ mod cube {
                 input.dtype,
             );
             let units = shape.num_elements();
+            // The kernel indexes with 32 bits: refuse what would wrap around.
+            mcnn_backends::check_addressable("partition dropout's mask", units);
             if units == 0 {
                 return output;
             }

@@ -226,7 +226,7 @@ pub(crate) fn per_element(
     nothing_to_sum: bool,
     launch: impl FnOnce(CubeTensor, CubeCount, CubeDim),
 ) -> CubeTensor {
-    check_elements("a fan-in kernel's output", shape.num_elements());
+    mcnn_backends::check_addressable("a fan-in kernel's output", shape.num_elements());
     if nothing_to_sum || shape.num_elements() == 0 {
         return zeros(like.device.clone(), shape, like.dtype);
     }
@@ -236,25 +236,15 @@ pub(crate) fn per_element(
     output
 }
 
-/// Checks that an op's `tensors` fit the kernels' indices: they address with CubeCL's default
-/// 32-bit positions and buffer lengths, so a tensor of `2^32` elements or more would wrap
-/// around silently.
+/// Checks that an op's `tensors` fit the kernels' 32-bit indices
+/// ([`mcnn_backends::check_addressable`]).
 ///
 /// # Panics
 /// If one of `tensors` has `2^32` elements or more, naming `op`.
 pub(crate) fn addressable<'a>(op: &str, tensors: impl IntoIterator<Item = &'a CubeTensor>) {
     for tensor in tensors {
-        check_elements(op, tensor.shape().num_elements());
+        mcnn_backends::check_addressable(op, tensor.shape().num_elements());
     }
-}
-
-/// [`addressable`] for one tensor of `elements` elements.
-fn check_elements(op: &str, elements: usize) {
-    assert!(
-        u32::try_from(elements).is_ok(),
-        "{op}: a tensor of {elements} elements on a CubeCL device; its kernels index with 32 \
-         bits, at most 2^32 − 1 elements per tensor (split the batch)"
-    );
 }
 
 pub(crate) fn empty_like(reference: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
@@ -400,21 +390,5 @@ impl FanInBackend for CubeBackend {
                 dtype_to_storage_type(grad_output.dtype),
             )
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_elements;
-
-    #[test]
-    fn tensors_of_up_to_u32_max_elements_are_addressable() {
-        check_elements("fan_in", u32::MAX as usize);
-    }
-
-    #[test]
-    #[should_panic(expected = "fan_in: a tensor of 4294967296 elements on a CubeCL device")]
-    fn a_tensor_of_2_to_the_32_elements_is_refused_naming_the_op() {
-        check_elements("fan_in", 1 << 32);
     }
 }
