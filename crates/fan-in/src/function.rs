@@ -10,7 +10,8 @@ use crate::{FanInBackend, FanInError};
 ///
 /// Indices out of `0..d_input` are an error that this function does not look for (it would
 /// cost a read back per call): the CPU backends check every index and panic with its
-/// position; on the GPU an out-of-range index reads an undefined value. Validate indices once
+/// position; on the GPU an out-of-range index reads an undefined value and is left out of the
+/// input gradient. Validate indices once
 /// when you build them, as the layers do, or call [`try_fan_in`], which checks them.
 ///
 /// # Shapes

@@ -71,6 +71,7 @@ pub use column_sampler::{
 pub use conv::{FanInConvBackend, TapGeometry, fan_in_conv, try_fan_in_conv};
 pub use feature_major::{
     FeatureMajorBackend, fan_in_feature_major, from_feature_major, to_feature_major,
+    try_fan_in_feature_major,
 };
 pub use function::{fan_in, try_fan_in};
 pub use linear::{FanInLinear, FanInLinearConfig};

@@ -4,12 +4,16 @@
 
 mod common;
 
+use burn::backend::Dispatch;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData, Tolerance};
 use mcnn_backends::{BackendKind, for_each_backend, host_device};
 use mcnn_fan_in::feature_major::LANES;
 use mcnn_fan_in::probe::{self, Path};
-use mcnn_fan_in::{fan_in, fan_in_feature_major, from_feature_major, to_feature_major};
+use mcnn_fan_in::{
+    FeatureMajorBackend, fan_in, fan_in_feature_major, from_feature_major, to_feature_major,
+    try_fan_in_feature_major,
+};
 
 fn paths(kind: BackendKind) -> [Path; 3] {
     match kind {
@@ -187,4 +191,45 @@ fn rows_are_not_taken_for_blocks() {
     let host = host_device();
     let c = common::case(&host, 2, 4, 3, 2);
     let _ = fan_in_feature_major(Tensor::zeros([1, 4, 8], &host), c.weight, c.indices, None);
+}
+
+#[test]
+fn try_fan_in_feature_major_names_an_index_out_of_range() {
+    for_each_backend(|kind, device| {
+        let c = common::case(&host_device(), 5, 6, 4, 2).to_device(&device);
+        let xt = to_feature_major(c.input);
+        let indices = Tensor::from_ints([[0, 5], [2, 6], [4, 1], [3, 3]], &device);
+        let error = try_fan_in_feature_major(xt.clone(), c.weight.clone(), indices, None)
+            .expect_err("index 6 of 6 inputs");
+        let message = error.to_string();
+        assert!(message.contains("indices"), "{kind}: {message}");
+        let fine = try_fan_in_feature_major(xt, c.weight, c.indices, Some(c.bias));
+        assert_eq!(fine.unwrap().dims(), [1, 4, LANES], "{kind}");
+    });
+}
+
+/// The backend op itself refuses blocks that do not hold the batch (the trait is public;
+/// `from_feature_major` checks first). CPU backends: on wgpu the op runs inside Fusion's
+/// stream, where a panic would stop the other tests' device.
+#[test]
+fn the_backend_op_names_blocks_that_do_not_hold_the_batch() {
+    for_each_backend(|kind, device| {
+        if kind == BackendKind::Wgpu {
+            return;
+        }
+        let blocks = Tensor::<3>::zeros([1, 5, LANES], &device);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Tensor::<2>::from_dispatch(<Dispatch as FeatureMajorBackend>::feature_major_to_rows(
+                blocks.into_dispatch(),
+                100,
+            ))
+            .into_data()
+        }))
+        .expect_err("1 block for 100 samples");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            message.contains("1 blocks of 64 samples for a batch of 100"),
+            "{kind}: {message}"
+        );
+    });
 }

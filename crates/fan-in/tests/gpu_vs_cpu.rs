@@ -186,3 +186,47 @@ fn wgpu_column_sampler_agrees_with_the_cpu() {
         gpu_scales.assert_eq(&scales, true);
     }
 }
+
+/// The GPU path does not check indices (a read back per call): an index out of range must
+/// still never write out of bounds. Its edge is left out of the input gradient, which then
+/// equals that of the same edge made harmless (index 0, weight 0). Negative indices too.
+#[test]
+fn an_index_out_of_range_is_left_out_of_the_gpu_input_gradient() {
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let (batch, d_input, d_output, k) = (70, 40, 30, 3);
+    let host = host_device();
+    let c = common::case(&host, batch, d_input, d_output, k);
+    let indices = c
+        .indices
+        .to_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap();
+    let weights = c.weight.to_data().try_to_vec::<f32>().unwrap();
+    for bad in [d_input as i64, d_input as i64 + 1000, -1] {
+        // Edge 1 of row 0 and edge 2 of row 29 go out of range.
+        let bad_edges = [1, (d_output - 1) * k + 2];
+        let (mut out_of_range, mut harmless, mut zeroed) =
+            (indices.clone(), indices.clone(), weights.clone());
+        for e in bad_edges {
+            out_of_range[e] = bad;
+            harmless[e] = 0;
+            zeroed[e] = 0.0;
+        }
+        let grad = |indices: Vec<i64>, weights: Vec<f32>| {
+            let x = c.input.clone().to_device(&gpu).autodiff().require_grad();
+            let indices = Tensor::from_data(TensorData::new(indices, [d_output, k]), &gpu);
+            let weight = Tensor::from_data(TensorData::new(weights, [d_output, k]), &gpu);
+            let row_major = fan_in(x.clone(), weight.clone(), indices.clone(), None);
+            let dx = x.grad(&row_major.sum().backward()).unwrap().into_data();
+            let x = c.input.clone().to_device(&gpu).autodiff().require_grad();
+            let blocks = fan_in_feature_major(to_feature_major(x.clone()), weight, indices, None);
+            let dx_blocks = x.grad(&blocks.sum().backward()).unwrap().into_data();
+            (dx, dx_blocks)
+        };
+        let (dx, dx_blocks) = grad(out_of_range, weights.clone());
+        let (expected, expected_blocks) = grad(harmless, zeroed);
+        dx.assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+        dx_blocks.assert_approx_eq::<f32>(&expected_blocks, Tolerance::absolute(1e-5));
+    }
+}

@@ -147,7 +147,14 @@ impl PathNet {
     /// # Shapes
     /// - input: `[batch, n_0]`
     /// - output: `[batch, n_L]`
+    ///
+    /// # Panics
+    /// If the network has no layers (built by hand: [`PathNetConfig`] always makes one).
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        assert!(
+            !self.layers.is_empty(),
+            "PathNet: no layers; build it with PathNetConfig (two widths or more make a layer)"
+        );
         let last = self.layers.len() - 1;
         if matches!(self.activation, Activation::SwiGlu(_)) {
             return self.layers.iter().enumerate().fold(x, |x, (i, layer)| {

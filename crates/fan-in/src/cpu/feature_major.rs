@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use super::kernels::{self, Edges};
 use super::layout::{LANES, blocks_to_feature_major, from_feature_major};
 use super::{Bound, HostView, IndexView, dims2, host_f32, host_indices, min_items, write_f32};
+use crate::feature_major::shapes;
 use crate::probe::{self, Path};
 
 /// `[batch, features] → [blocks, features, LANES]`.
@@ -25,7 +26,7 @@ pub(crate) fn from_rows<B: HostView>(input: FloatTensor<B>) -> FloatTensor<B> {
 
 /// `[blocks, features, LANES] → [batch, features]`.
 pub(crate) fn to_rows<B: HostView>(input: FloatTensor<B>, batch: usize) -> FloatTensor<B> {
-    let [_, features, _] = dims3(&input.shape());
+    let [_, features] = shapes::of_batch("from_feature_major", &input.shape(), batch);
     let mut copy = None;
     let xt = host_f32::<B>(&input, &mut copy);
     let mut x = vec![0.0; batch * features];
@@ -47,8 +48,9 @@ pub(crate) fn forward<B: HostView>(
     indices: IntTensor<B>,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuFeatureMajorForward);
-    let [blocks, in_features, _] = dims3(&input.shape());
-    let [out, k] = dims2(&weight.shape());
+    let op = "fan_in_feature_major";
+    let [blocks, in_features] = shapes::blocks(op, "input", &input.shape());
+    let [out, k] = shapes::edges(op, Some(&weight.shape()), &indices.shape());
     let (mut x_copy, mut w_copy, mut idx_copy) = (None, None, None);
     let xt = host_f32::<B>(&input, &mut x_copy);
     let weights = host_f32::<B>(&weight, &mut w_copy);
@@ -72,9 +74,8 @@ pub(crate) fn weight_grad<B: HostView>(
     indices: IntTensor<B>,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuFeatureMajorWeightGrad);
-    let [blocks, in_features, _] = dims3(&input.shape());
-    let [_, out, _] = dims3(&grad_output.shape());
-    let [_, k] = dims2(&indices.shape());
+    let [blocks, in_features, out, k] =
+        shapes::weight_grad(&input.shape(), &grad_output.shape(), &indices.shape());
     let (mut x_copy, mut dy_copy, mut idx_copy) = (None, None, None);
     let xt = host_f32::<B>(&input, &mut x_copy);
     let dyt = host_f32::<B>(&grad_output, &mut dy_copy);
@@ -100,8 +101,8 @@ pub(crate) fn input_grad<B: HostView>(
     in_features: usize,
 ) -> FloatTensor<B> {
     probe::hit(Path::CpuFeatureMajorInputGrad);
-    let [blocks, _, _] = dims3(&grad_output.shape());
-    let [out, k] = dims2(&weight.shape());
+    let [blocks, out, k] =
+        shapes::input_grad(&grad_output.shape(), &weight.shape(), &indices.shape());
     let (mut dy_copy, mut w_copy, mut idx_copy) = (None, None, None);
     let dyt = host_f32::<B>(&grad_output, &mut dy_copy);
     let weights = host_f32::<B>(&weight, &mut w_copy);
@@ -116,13 +117,4 @@ pub(crate) fn input_grad<B: HostView>(
         kernels::input_grad_blocked(dyt, blocks, in_features, edges)
     });
     write_f32::<B, 3>(dxt, [blocks, in_features, LANES], &grad_output)
-}
-
-fn dims3(shape: &burn::tensor::Shape) -> [usize; 3] {
-    assert_eq!(
-        shape.num_dims(),
-        3,
-        "the feature-major ops take rank-3 tensors, got {shape:?}"
-    );
-    [shape[0], shape[1], shape[2]]
 }

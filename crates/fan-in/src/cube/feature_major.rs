@@ -13,7 +13,7 @@ use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 
 use super::{addressable, cached_transposed_index, per_element};
-use crate::feature_major::{FeatureMajorBackend, LANES};
+use crate::feature_major::{FeatureMajorBackend, LANES, shapes};
 use crate::probe::{self, Path};
 
 /// `output[n, j, l] = input[n · LANES + l, j]`, 0 past the batch; one unit per output.
@@ -157,8 +157,9 @@ impl FeatureMajorBackend for CubeBackend {
 
     fn feature_major_to_rows(input: FloatTensor<Self>, batch: usize) -> FloatTensor<Self> {
         addressable("from_feature_major", [&input]);
+        let [_, features] = shapes::of_batch("from_feature_major", &input.shape(), batch);
         let input = into_contiguous(input);
-        let shape = Shape::new([batch, input.shape()[1]]);
+        let shape = Shape::new([batch, features]);
         per_element(&input, shape, false, |output, count, dim| {
             to_rows_kernel::launch(
                 &input.client,
@@ -178,10 +179,12 @@ impl FeatureMajorBackend for CubeBackend {
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorForward);
         addressable("fan_in_feature_major", [&input, &weight, &indices]);
+        let op = "fan_in_feature_major";
+        let [blocks, _] = shapes::blocks(op, "input", &input.shape());
+        let [out, k] = shapes::edges(op, Some(&weight.shape()), &indices.shape());
         launch_edge_kernel!(
-            forward_kernel(input, weight, indices)
-                -> Shape::new([input.shape()[0], weight.shape()[0], LANES]),
-            empty if weight.shape()[1] == 0
+            forward_kernel(input, weight, indices) -> Shape::new([blocks, out, LANES]),
+            empty if k == 0
         )
     }
 
@@ -195,9 +198,11 @@ impl FeatureMajorBackend for CubeBackend {
             "fan_in_feature_major (weight gradient)",
             [&input, &grad_output, &indices],
         );
+        let [blocks, _, out, k] =
+            shapes::weight_grad(&input.shape(), &grad_output.shape(), &indices.shape());
         launch_edge_kernel!(
-            weight_grad_kernel(input, grad_output, indices) -> indices.shape(),
-            empty if input.shape()[0] == 0
+            weight_grad_kernel(input, grad_output, indices) -> Shape::new([out, k]),
+            empty if blocks == 0
         )
     }
 
@@ -212,12 +217,14 @@ impl FeatureMajorBackend for CubeBackend {
             "fan_in_feature_major (input gradient)",
             [&grad_output, &weight, &indices],
         );
+        let [blocks, _, _] =
+            shapes::input_grad(&grad_output.shape(), &weight.shape(), &indices.shape());
         let (grad_output, weight, indices) = (
             into_contiguous(grad_output),
             into_contiguous(weight),
             into_contiguous(indices),
         );
-        let shape = Shape::new([grad_output.shape()[0], in_features, LANES]);
+        let shape = Shape::new([blocks, in_features, LANES]);
         let no_edges = indices.shape().num_elements() == 0;
         per_element(&grad_output, shape, no_edges, |grad_input, count, dim| {
             let (offsets, edges) = cached_transposed_index(&indices, in_features);

@@ -115,7 +115,7 @@ fn weight_grad_kernel<F: Float, I: Numeric>(
     grad_weight[e] = acc;
 }
 
-/// `counts[j] = |{e : indices[e] = j}|`; one unit per edge.
+/// `counts[j] = |{e : indices[e] = j}|`; one unit per edge, edges out of range left out.
 #[cube(launch)]
 fn count_kernel<I: Numeric>(
     indices: &Tensor<I>,
@@ -126,7 +126,11 @@ fn count_kernel<I: Numeric>(
     if e >= indices.len() {
         terminate!();
     }
-    counts[usize::cast_from(indices[e])].fetch_add(1u32);
+    let j = usize::cast_from(indices[e]);
+    // An index out of range (the GPU path does not check them) must not write out of bounds.
+    if j < counts.len() {
+        counts[j].fetch_add(1u32);
+    }
 }
 
 /// `offsets[j] = Σ_{i<j} counts[i]`, `in + 1` entries; one unit (the scan is `O(in)`).
@@ -143,7 +147,8 @@ fn offsets_kernel(counts: &Tensor<u32>, offsets: &mut Tensor<u32>) {
     offsets[counts.len()] = sum;
 }
 
-/// Places every edge id in its input's segment of `edges`, in arrival order.
+/// Places every edge id in its input's segment of `edges`, in arrival order (edges out of
+/// range left out, as `count_kernel` leaves them).
 #[cube(launch)]
 fn fill_kernel<I: Numeric>(
     indices: &Tensor<I>,
@@ -157,8 +162,10 @@ fn fill_kernel<I: Numeric>(
         terminate!();
     }
     let j = usize::cast_from(indices[e]);
-    let slot = cursor[j].fetch_add(1u32);
-    edges[usize::cast_from(offsets[j] + slot)] = u32::cast_from(e);
+    if j < cursor.len() {
+        let slot = cursor[j].fetch_add(1u32);
+        edges[usize::cast_from(offsets[j] + slot)] = u32::cast_from(e);
+    }
 }
 
 /// Sorts each input's segment by edge id (insertion sort: segments hold `out · k / in` edges

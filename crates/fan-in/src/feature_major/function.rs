@@ -5,7 +5,7 @@ use burn::tensor::{Int, Tensor};
 
 use super::{FeatureMajorBackend, LANES};
 use crate::FanInError;
-use crate::function::check_edges;
+use crate::function::{check_edges, check_range};
 
 /// A batch `[batch, features]` in the feature-major layout `[⌈batch / LANES⌉, features,
 /// LANES]`: `xt[n, j, l] = x[n · LANES + l, j]`, lanes past the batch zero. Differentiable
@@ -39,7 +39,13 @@ pub fn from_feature_major(input: Tensor<3>, batch: usize) -> Tensor<2> {
 /// The fan-in op on feature-major activations: `output[n, o, l] = Σ_k weight[o,k] · input[n,
 /// indices[o,k], l] (+ bias[o])`, the same values as [`fan_in`](crate::fan_in) on the rows,
 /// without transposing them in or out (see [the module](crate::feature_major)). Panics on
-/// bad shapes, and (on the CPU) on indices out of `0..d_input`, as `fan_in` does.
+/// bad shapes; see [`try_fan_in_feature_major`].
+///
+/// Indices out of `0..d_input` are an error that this function does not look for, as
+/// [`fan_in`](crate::fan_in): the CPU backends check every index and panic with its position;
+/// on the GPU such an index reads an undefined value (in this layout, possibly a feature of
+/// other samples) and is left out of the input gradient. Validate indices once when you build
+/// them, as `PathLinear` does, or call [`try_fan_in_feature_major`].
 ///
 /// # Shapes
 /// - input: `[blocks, d_input, LANES]` (from [`to_feature_major`] or a previous layer)
@@ -67,14 +73,27 @@ pub fn fan_in_feature_major(
     indices: Tensor<2, Int>,
     bias: Option<Tensor<1>>,
 ) -> Tensor<3> {
-    try_apply(input, weight, indices, bias).unwrap_or_else(|error| panic!("{error}"))
+    apply(input, weight, indices, bias, false).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn try_apply(
+/// [`fan_in_feature_major`] that returns errors instead of panicking: bad shapes, and indices
+/// out of `0..d_input` (found by a min and a max reduction, read back to the host together).
+pub fn try_fan_in_feature_major(
     input: Tensor<3>,
     weight: Tensor<2>,
     indices: Tensor<2, Int>,
     bias: Option<Tensor<1>>,
+) -> Result<Tensor<3>, FanInError> {
+    apply(input, weight, indices, bias, true)
+}
+
+/// The op, after checking the shapes and, if `check_indices`, the range of the indices.
+fn apply(
+    input: Tensor<3>,
+    weight: Tensor<2>,
+    indices: Tensor<2, Int>,
+    bias: Option<Tensor<1>>,
+    check_indices: bool,
 ) -> Result<Tensor<3>, FanInError> {
     let [_, _, lanes] = input.dims();
     if lanes != LANES {
@@ -85,6 +104,15 @@ fn try_apply(
         ));
     }
     check_edges(&weight, &indices, bias.as_ref())?;
+    if check_indices {
+        let d_input = input.dims()[1];
+        check_range(
+            "indices",
+            &indices,
+            d_input,
+            "d_input, the input's features",
+        )?;
+    }
     let output =
         Tensor::<3>::from_dispatch(<Dispatch as FeatureMajorBackend>::feature_major_forward(
             input.into_dispatch(),

@@ -17,9 +17,12 @@
 mod autodiff;
 mod backend;
 mod function;
+pub(crate) mod shapes;
 
 pub use backend::FeatureMajorBackend;
-pub use function::{fan_in_feature_major, from_feature_major, to_feature_major};
+pub use function::{
+    fan_in_feature_major, from_feature_major, to_feature_major, try_fan_in_feature_major,
+};
 
 /// Samples per block of the feature-major layout.
 pub const LANES: usize = 64;
