@@ -25,8 +25,18 @@ pub enum Assignment {
     LowDiscrepancy,
 }
 
+/// The largest number of partitions: the resolution of [`Assignment::Lfsr`]'s `f32` draws
+/// (24 bits), above which some partitions could never be drawn.
+pub const MAX_PARTITIONS: usize = 1 << 24;
+
 /// The partitions of `neurons` neurons for `cycle` of `row` (a sample, or the whole batch),
 /// each in `0..partitions`, and how many random numbers were drawn to make them.
+///
+/// The numbers depend on `(seed, cycle, row)` only: two layers of the same seed draw the same
+/// partitions for the neurons they have in common.
+///
+/// # Panics
+/// If `partitions` is 0 or above [`MAX_PARTITIONS`].
 pub fn assign(
     assignment: Assignment,
     partitions: usize,
@@ -35,6 +45,10 @@ pub fn assign(
     cycle: u64,
     row: u64,
 ) -> (Vec<u32>, u64) {
+    assert!(
+        (1..=MAX_PARTITIONS).contains(&partitions),
+        "assign: partitions must be in 1..={MAX_PARTITIONS}, got {partitions}"
+    );
     let p = partitions as u32;
     let stream = CounterHash::from_seed(seed)
         .derive(cycle as u32)
@@ -95,6 +109,20 @@ mod tests {
             sizes[q as usize] += 1;
         }
         sizes
+    }
+
+    #[test]
+    #[should_panic(expected = "assign: partitions must be in 1..=16777216, got 0")]
+    fn zero_partitions_are_refused() {
+        assign(Assignment::Balanced, 0, 10, 1, 0, 0);
+    }
+
+    #[test]
+    fn the_most_partitions_are_all_drawn() {
+        // 2^24 partitions: Lfsr's draws reach the last one (its f32 has 24 bits).
+        let (parts, _) = assign(Assignment::Lfsr, MAX_PARTITIONS, 1 << 20, 3, 0, 0);
+        assert!(parts.iter().any(|&q| q % 2 == 1), "odd partitions drawn");
+        assert!(parts.iter().all(|&q| (q as usize) < MAX_PARTITIONS));
     }
 
     #[test]

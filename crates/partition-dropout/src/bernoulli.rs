@@ -24,7 +24,7 @@ use crate::StepCounter;
 /// Configuration of a [`BernoulliDropout`].
 #[derive(Config, Debug)]
 pub struct BernoulliDropoutConfig {
-    /// The probability `t` that an element is zeroed, in `[0, 1)`.
+    /// The probability `t` that an element is zeroed, from 0 to [`MAX_PROB`] (`1 − 2⁻²⁴`).
     pub prob: f64,
     /// Seed of the LFSR streams.
     #[config(default = 0)]
@@ -51,12 +51,17 @@ pub struct BernoulliDropout {
     pub step: StepCounter,
 }
 
+/// The largest drop probability of [`BernoulliDropout`]: its draws are `f32`s on a grid of
+/// `2⁻²⁴` below 1, and a rate between this and 1 would round to 1 and zero every element.
+pub const MAX_PROB: f64 = 1.0 - 1.0 / (1u32 << 24) as f64;
+
 impl BernoulliDropoutConfig {
-    /// Initializes a [`BernoulliDropout`]. Panics unless `prob` is finite and in `[0, 1)`.
+    /// Initializes a [`BernoulliDropout`]. Panics unless `prob` is in `[0, MAX_PROB]`.
     pub fn init(&self) -> BernoulliDropout {
         assert!(
-            self.prob.is_finite() && (0.0..1.0).contains(&self.prob),
-            "BernoulliDropout: prob must be finite and in [0, 1), got {}",
+            (0.0..=MAX_PROB).contains(&self.prob),
+            "BernoulliDropout: prob must be in [0, 1 − 2^-24] (its draws are f32 with 24 bits, \
+             and a rate closer to 1 would drop everything), got {}",
             self.prob
         );
         BernoulliDropout {

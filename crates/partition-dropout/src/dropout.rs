@@ -25,7 +25,7 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use mcnn_backends::{RecordedSize, StepCounter};
 
 use crate::PartitionMaskBackend;
-use crate::assignment::{Assignment, assign};
+use crate::assignment::{Assignment, MAX_PARTITIONS, assign};
 
 /// Which partitions are dropped at phase `k` of a cycle.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -50,7 +50,8 @@ pub enum Scope {
 /// Configuration of a [`PartitionDropout`].
 #[derive(Config, Debug)]
 pub struct PartitionDropoutConfig {
-    /// The number of partitions `P`, at least 2 (drop-one drops `1/P` of the neurons).
+    /// The number of partitions `P`, from 2 to [`MAX_PARTITIONS`] (drop-one drops `1/P` of
+    /// the neurons).
     pub partitions: usize,
     /// Which partitions a phase drops.
     #[config(default = "Mode::DropOne")]
@@ -61,7 +62,9 @@ pub struct PartitionDropoutConfig {
     /// Which elements share an assignment.
     #[config(default = "Scope::PerSample")]
     pub scope: Scope,
-    /// Seed of the assignments.
+    /// Seed of the assignments. The assignments depend on the seed, the cycle and the sample,
+    /// not on the layer: two layers of one seed drop the neurons they have in common (the
+    /// first `min(n₁, n₂)`) at the same steps. Give each layer of a model its own seed.
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -88,7 +91,9 @@ pub struct PartitionDropoutConfig {
 /// # Records
 ///
 /// The step (the cycle position) is saved with the record and shared by clones;
-/// [`reset`](Self::reset) starts over. `partitions`, `mode`, `assignment`, `scope` and `seed`
+/// [`reset`](Self::reset) starts over. It is the busiest call site's count: after a load every
+/// site continues from it, so a layer whose sites run unequally often (inputs of varying shape)
+/// resumes with other masks than an uninterrupted run would have drawn. `partitions`, `mode`, `assignment`, `scope` and `seed`
 /// are configuration, as in Burn's layers: build the layer from the same
 /// [`PartitionDropoutConfig`] before loading. `partitions` is also recorded, as the shape of
 /// an empty tensor, so a record of another `P` is refused at load time. A checkpoint of the
@@ -146,7 +151,8 @@ struct CallSite {
 }
 
 impl PartitionDropoutConfig {
-    /// Initializes a [`PartitionDropout`]. Panics if `partitions < 2` or above `u32::MAX`.
+    /// Initializes a [`PartitionDropout`]. Panics if `partitions < 2` or above
+    /// [`MAX_PARTITIONS`].
     pub fn init(&self) -> PartitionDropout {
         assert!(
             self.partitions >= 2,
@@ -155,9 +161,9 @@ impl PartitionDropoutConfig {
             self.partitions
         );
         assert!(
-            self.partitions <= u32::MAX as usize,
-            "PartitionDropout: partitions must be at most {}, got {}",
-            u32::MAX,
+            self.partitions <= MAX_PARTITIONS,
+            "PartitionDropout: partitions must be at most {MAX_PARTITIONS} (2^24, the \
+             resolution of the assignments' draws), got {}",
             self.partitions
         );
         PartitionDropout {
@@ -178,7 +184,8 @@ impl PartitionDropoutConfig {
     /// rate it gives.
     ///
     /// # Errors
-    /// A `prob` that is not in `(0, 1)`, or too close to 0 or 1 for `P ≤ u32::MAX`.
+    /// A `prob` that is not in `(0, 1)`, or too close to 0 or 1 for `P ≤`
+    /// [`MAX_PARTITIONS`].
     pub fn from_drop_rate(prob: f64) -> Result<(Self, f64), String> {
         if !(prob > 0.0 && prob < 1.0) {
             return Err(format!(
@@ -199,11 +206,10 @@ impl PartitionDropoutConfig {
             true => low,
             false => high,
         };
-        if partitions > u32::MAX as f64 {
+        if partitions > MAX_PARTITIONS as f64 {
             return Err(format!(
                 "PartitionDropout: drop rate {prob} needs {partitions} partitions, more than \
-                 {}",
-                u32::MAX
+                 {MAX_PARTITIONS}"
             ));
         }
         Ok((

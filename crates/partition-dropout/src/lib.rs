@@ -26,8 +26,8 @@ mod bernoulli;
 mod dropout;
 mod mask_op;
 
-pub use assignment::{Assignment, assign};
-pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig};
+pub use assignment::{Assignment, MAX_PARTITIONS, assign};
+pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig, MAX_PROB};
 pub use dropout::{Mode, PartitionDropout, PartitionDropoutConfig, Scope};
 pub use mask_op::PartitionMaskBackend;
 #[doc(hidden)] // counters for tests that prove the custom op ran; not part of the API

@@ -194,6 +194,12 @@ fn one_partition_is_refused() {
 }
 
 #[test]
+#[should_panic(expected = "partitions must be at most 16777216 (2^24")]
+fn more_partitions_than_the_draws_resolve_are_refused() {
+    PartitionDropoutConfig::new((1 << 24) + 1).init();
+}
+
+#[test]
 #[should_panic(expected = "needs a batch axis (rank ≥ 2), got rank 1")]
 fn rank_one_input_is_refused() {
     let ad = host_device().autodiff();
@@ -277,9 +283,16 @@ mod bernoulli {
     }
 
     #[test]
-    #[should_panic(expected = "prob must be finite and in [0, 1), got 1")]
+    #[should_panic(expected = "prob must be in [0, 1 − 2^-24] (its draws are f32 with 24 bits")]
     fn prob_one_is_refused() {
         BernoulliDropoutConfig::new(1.0).init();
+    }
+
+    /// 0.99999999 rounds to 1.0 in f32: every element would be zeroed.
+    #[test]
+    #[should_panic(expected = "got 0.99999999")]
+    fn prob_that_rounds_to_one_is_refused() {
+        BernoulliDropoutConfig::new(0.99999999).init();
     }
 }
 
