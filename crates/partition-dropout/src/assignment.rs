@@ -118,8 +118,8 @@ mod tests {
     }
 
     #[test]
-    fn the_most_partitions_are_all_drawn() {
-        // 2^24 partitions: Lfsr's draws reach the last one (its f32 has 24 bits).
+    fn odd_partitions_are_drawn_at_the_most_partitions() {
+        // 2^24 partitions: Lfsr's f32 draws (24 bits) reach every partition, odd ones too.
         let (parts, _) = assign(Assignment::Lfsr, MAX_PARTITIONS, 1 << 20, 3, 0, 0);
         assert!(parts.iter().any(|&q| q % 2 == 1), "odd partitions drawn");
         assert!(parts.iter().all(|&q| (q as usize) < MAX_PARTITIONS));

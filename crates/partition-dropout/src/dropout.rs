@@ -93,9 +93,9 @@ pub struct PartitionDropoutConfig {
 /// The step (the cycle position) is saved with the record and shared by clones;
 /// [`reset`](Self::reset) starts over. It is the busiest call site's count: after a load every
 /// site continues from it, so a layer whose sites run unequally often (inputs of varying shape)
-/// resumes with other masks than an uninterrupted run would have drawn. `partitions`, `mode`, `assignment`, `scope` and `seed`
-/// are configuration, as in Burn's layers: build the layer from the same
-/// [`PartitionDropoutConfig`] before loading. `partitions` is also recorded, as the shape of
+/// resumes with other masks than an uninterrupted run would have drawn. `partitions`, `mode`,
+/// `assignment`, `scope` and `seed` are configuration, as in Burn's layers: build the layer
+/// from the same [`PartitionDropoutConfig`] before loading. `partitions` is also recorded, as the shape of
 /// an empty tensor, so a record of another `P` is refused at load time. A checkpoint of the
 /// same model with Burn's `Dropout` (which records nothing) loads with
 /// `ModuleRecord::allow_partial(true)`; the step then starts at 0.

@@ -178,8 +178,8 @@ impl FeatureMajorBackend for CubeBackend {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         probe::hit(Path::CubeFeatureMajorForward);
-        addressable("fan_in_feature_major", [&input, &weight, &indices]);
         let op = "fan_in_feature_major";
+        addressable(op, [&input, &weight, &indices]);
         let [blocks, _] = shapes::blocks(op, "input", &input.shape());
         let [out, k] = shapes::edges(op, Some(&weight.shape()), &indices.shape());
         launch_edge_kernel!(
