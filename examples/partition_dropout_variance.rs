@@ -10,7 +10,10 @@
 //! Dropout sits after both hidden fully connected layers. Every run gets its own seed for the
 //! weights, the data order and the dropout masks; run `s` of every setting uses the same
 //! seed (`--fixed-init`: the same weights and data order for all, only the dropout seed
-//! varies). Prints a Markdown table (mean ± standard deviation per setting and averaged over the
+//! varies). The two dropout layers of run `s` draw from seeds `s` and `s + 2^32`: with one
+//! seed, partition dropout would drop neuron `i` of both layers at the same steps (its
+//! assignments do not depend on the layer), a correlation Bernoulli dropout's masks do not
+//! have. `--shared-layer-seed` restores that (E1 was first measured so). Prints a Markdown table (mean ± standard deviation per setting and averaged over the
 //! range) and, last, one JSON line with every accuracy.
 
 mod machine;
@@ -62,6 +65,19 @@ struct Args {
     /// accuracy beside this table).
     #[arg(long)]
     train_accuracy: bool,
+    /// Give both dropout layers the run's seed, as E1 was measured before 2026-12-04: partition
+    /// dropout then drops neuron `i` of both layers at the same steps. By default the second
+    /// layer draws from the seed plus 2^32.
+    #[arg(long)]
+    shared_layer_seed: bool,
+}
+
+/// The dropout seed of `layer` (0 or 1) in the run of seed `seed`.
+fn layer_seed(seed: u64, layer: u64, shared: bool) -> u64 {
+    match shared {
+        true => seed,
+        false => seed.wrapping_add(layer << 32),
+    }
 }
 
 /// One setting: a dropout kind and its parameter.
@@ -107,7 +123,8 @@ fn run(args: &Args) -> Result<(), String> {
         .chain(args.values.iter().copied().map(Setting::Partition))
         .collect();
     eprintln!(
-        "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test images{}",
+        "E1 on {kind}: {} settings × {} seeds, {} training images × {} epoch(s), {} test \
+         images{}{}",
         settings.len(),
         args.seeds,
         data.train_set.len(),
@@ -115,6 +132,11 @@ fn run(args: &Args) -> Result<(), String> {
         data.test_set.len(),
         if args.fixed_init {
             ", same weights and data order for every run"
+        } else {
+            ""
+        },
+        if args.shared_layer_seed {
+            ", one dropout seed for both layers"
         } else {
             ""
         }
@@ -138,17 +160,22 @@ fn run(args: &Args) -> Result<(), String> {
                 .with_progress(false);
             config.check()?;
             let train = args.train_accuracy;
+            let seed_of = |layer| layer_seed(seed, layer, args.shared_layer_seed);
             let (accuracy, train_accuracy) = match setting {
                 Setting::Bernoulli(n) => {
-                    let dropout = || {
+                    let dropout = |layer| {
                         BernoulliDropoutConfig::new(1.0 / n as f64)
-                            .with_seed(seed)
+                            .with_seed(seed_of(layer))
                             .init()
                     };
                     run_one(dropout, init_seed, &data, &config, &device, train)
                 }
                 Setting::Partition(p) => {
-                    let dropout = || PartitionDropoutConfig::new(p).with_seed(seed).init();
+                    let dropout = |layer| {
+                        PartitionDropoutConfig::new(p)
+                            .with_seed(seed_of(layer))
+                            .init()
+                    };
                     run_one(dropout, init_seed, &data, &config, &device, train)
                 }
             };
@@ -185,16 +212,18 @@ fn run(args: &Args) -> Result<(), String> {
         serde_json::json!({
             "experiment": "E1", "backend": kind.name(), "seeds": args.seeds,
             "train_images": data.train_set.len(), "epochs": args.epochs, "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate, "fixed_init": args.fixed_init, "results": json,
+            "learning_rate": args.learning_rate, "fixed_init": args.fixed_init,
+            "shared_layer_seed": args.shared_layer_seed, "results": json,
         })
     );
     Ok(())
 }
 
-/// Trains one LeNet-5, its weights drawn from `init_seed`, with `dropout()` after both hidden
-/// layers; returns the test accuracy and, if `train`, the accuracy on the training images.
+/// Trains one LeNet-5, its weights drawn from `init_seed`, with `dropout(0)` and `dropout(1)`
+/// after its two hidden layers; returns the test accuracy and, if `train`, the accuracy on the
+/// training images.
 fn run_one<Dr: FeatureDropout>(
-    dropout: impl Fn() -> Dr,
+    dropout: impl Fn(u64) -> Dr,
     init_seed: u64,
     data: &TrainingData,
     config: &TrainingConfig,
@@ -207,8 +236,8 @@ fn run_one<Dr: FeatureDropout>(
     let lenet = materialize(LeNet5Config::new().init(&host));
     let model = LeNet5Dropout {
         lenet,
-        after_fc1: dropout(),
-        after_fc2: dropout(),
+        after_fc1: dropout(0),
+        after_fc2: dropout(1),
     };
     let (model, reports) = data.trainer(config.clone()).fit(model, device, |_| {});
     let test = reports.last().expect("at least one epoch").test_accuracy;
@@ -392,10 +421,11 @@ fn write_plot(path: &PathBuf, results: &[(Setting, Vec<f64>)], args: &Args) -> R
         args.seeds,
         args.train_images,
         args.epochs,
-        if args.fixed_init {
-            ", same initial weights"
-        } else {
-            ""
+        match (args.fixed_init, args.shared_layer_seed) {
+            (false, false) => "",
+            (true, false) => ", same initial weights",
+            (false, true) => ", one dropout seed for both layers",
+            (true, true) => ", same initial weights, one dropout seed for both layers",
         }
     );
     for i in 0..=4 {

@@ -16,7 +16,9 @@ use burn::nn::LinearConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mcnn::datasets::{cifar, idx};
 use mcnn::fan_in::{FanInLinearConfig, fan_in_reference, try_fan_in};
-use mcnn::partition_dropout::{Mode, PartitionDropoutConfig, Scope};
+use mcnn::partition_dropout::{
+    BernoulliDropoutConfig, MAX_PROB, MIN_PROB, Mode, PartitionDropoutConfig, Scope,
+};
 use mcnn::path_net::{PathGenerator, PathInit, PathLinearConfig, PathNetConfig, generate_paths};
 use mcnn::sampled_linear::{
     Budget, Granularity, SampledLinear, SampledWeights, SamplingConfig, SamplingScheme,
@@ -175,7 +177,15 @@ proptest! {
                 prop_assert!(config.partitions >= 2);
                 prop_assert!((0.0..1.0).contains(&rate));
             }
-            Err(error) => names_one_of(&error, &["drop rate"])?,
+            Err(error) => names_one_of(&error.to_string(), &["`prob`"])?,
+        }
+    }
+
+    #[test]
+    fn bernoulli_rates(prob in prop_oneof![any::<f64>(), 0.0f64..1.0, 0.0f64..1e-6]) {
+        match BernoulliDropoutConfig::new(prob).try_init() {
+            Ok(dropout) => prop_assert!(dropout.prob == 0.0 || (MIN_PROB..=MAX_PROB).contains(&dropout.prob)),
+            Err(error) => names_one_of(&error.to_string(), &["`prob`"])?,
         }
     }
 

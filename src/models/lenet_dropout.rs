@@ -39,7 +39,9 @@ impl FeatureDropout for BernoulliDropout {
     }
 }
 
-/// [`LeNet5`] with `after_fc1` and `after_fc2` applied to the hidden activations.
+/// [`LeNet5`] with `after_fc1` and `after_fc2` applied to the hidden activations. Give the two
+/// layers different seeds: partition dropout of one seed drops neuron `i` of both at the same
+/// steps.
 #[derive(Module, Debug)]
 pub struct LeNet5Dropout<Dr: FeatureDropout> {
     /// The network.

@@ -25,7 +25,9 @@ pub enum Experiment {
     /// value `dense`, the dense MLP of the same widths; the networks as
     /// [`Runner::with_paths_setup`] says (784/300/300/10 by default).
     Paths,
-    /// MNIST, LeNet-5 with partition dropout of `value` partitions after both hidden layers.
+    /// MNIST, LeNet-5 with partition dropout of `value` partitions after both hidden layers,
+    /// seeded with the run's seed (the second layer with the seed plus 2^32, so that the
+    /// layers drop independently).
     Partitions,
     /// MNIST, the MLP 784-300-10 trained, then the `Linear` layers the selection takes
     /// sampled at amount K = `value` (jittered per neuron, sampling seed = the run's seed).
@@ -256,10 +258,15 @@ impl<'a> Runner<'a> {
                 (fit(trainer, key, &device, |_| net).1, None)
             }
             (Experiment::Partitions, SettingValue::Partitions(partitions)) => {
+                let dropout = |layer: u64| {
+                    PartitionDropoutConfig::new(partitions)
+                        .with_seed(key.seed.wrapping_add(layer << 32))
+                        .init()
+                };
                 let init = |host: &Device| LeNet5Dropout {
                     lenet: LeNet5Config::new().init(host),
-                    after_fc1: PartitionDropoutConfig::new(partitions).init(),
-                    after_fc2: PartitionDropoutConfig::new(partitions).init(),
+                    after_fc1: dropout(0),
+                    after_fc2: dropout(1),
                 };
                 (fit(trainer, key, &device, init).1, None)
             }

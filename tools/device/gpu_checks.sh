@@ -16,7 +16,7 @@
 #   tools/device/gpu_checks.sh 3   (artifacts/device/part3.tar.xz, artifacts/device/mnist.tar.xz)
 #     On wgpu and on flex: issue 21's interface command (resampled_training), LeNet-5 on MNIST one epoch, E5
 #     at full size (P = 4096, 16384, 65536 and dense, one epoch, one seed); PyTorch's LeNet-5 on CUDA; an E1
-#     subset on wgpu.
+#     subset on wgpu (with --shared-layer-seed, as the H200 run of RESULTS it is compared with).
 set -u
 PART=${1:-}
 case $PART in 1|2|3) ;; *) echo "usage: $0 1|2|3 (the part of the staged checks to run)" >&2; exit 2;; esac
@@ -78,7 +78,7 @@ case $PART in
   done
   step "LeNet PyTorch CUDA" 40 python3 "$ROOT/tools/peers/lenet_mnist_torch.py" --data-dir $W/data/mnist \
     --device cuda 2>&1 | tee "$OUT/lenet_torch_cuda.log" | tail -2
-  step "E1 subset" 60 ./partition_dropout_variance --backend wgpu --seeds 10 --values 2,5,9 \
+  step "E1 subset" 60 ./partition_dropout_variance --backend wgpu --seeds 10 --values 2,5,9 --shared-layer-seed \
     --train-images 3200 --plot "$OUT/e1_wgpu.svg" > "$OUT/e1.md" 2> "$OUT/e1.err"
   tail -3 "$OUT/e1.err"; head -12 "$OUT/e1.md"
   ;;

@@ -19,12 +19,13 @@ use burn::tensor::{Tensor, TensorData};
 use mcnn_sequences::counter_hash::CounterHash;
 use mcnn_sequences::lfsr::Lfsr32;
 
-use crate::StepCounter;
+use crate::{DropoutError, StepCounter};
 
 /// Configuration of a [`BernoulliDropout`].
 #[derive(Config, Debug)]
 pub struct BernoulliDropoutConfig {
-    /// The probability `t` that an element is zeroed, from 0 to [`MAX_PROB`] (`1 − 2⁻²⁴`).
+    /// The probability `t` that an element is zeroed: 0, or from [`MIN_PROB`] (`2⁻²⁴`) to
+    /// [`MAX_PROB`] (`1 − 2⁻²⁴`).
     pub prob: f64,
     /// Seed of the LFSR streams.
     #[config(default = 0)]
@@ -55,21 +56,38 @@ pub struct BernoulliDropout {
 /// `2⁻²⁴` below 1, and a rate between this and 1 would round to 1 and zero every element.
 pub const MAX_PROB: f64 = 1.0 - 1.0 / (1u32 << 24) as f64;
 
+/// The smallest non-zero drop probability of [`BernoulliDropout`], `2⁻²⁴`: on the draws'
+/// grid a smaller rate would drop as often as this one.
+pub const MIN_PROB: f64 = 1.0 / (1u32 << 24) as f64;
+
 impl BernoulliDropoutConfig {
-    /// Initializes a [`BernoulliDropout`]. Panics unless `prob` is in `[0, MAX_PROB]`.
+    /// Initializes a [`BernoulliDropout`]. Panics unless `prob` is 0 or from [`MIN_PROB`] to
+    /// [`MAX_PROB`]; see [`try_init`](Self::try_init).
     pub fn init(&self) -> BernoulliDropout {
-        assert!(
-            (0.0..=MAX_PROB).contains(&self.prob),
-            "BernoulliDropout: prob must be in [0, 1 − 2^-24] (its draws are f32 with 24 bits, \
-             and a rate closer to 1 would drop everything), got {}",
-            self.prob
-        );
-        BernoulliDropout {
+        self.try_init()
+            .unwrap_or_else(|error| panic!("BernoulliDropout: {error}"))
+    }
+
+    /// [`init`](Self::init) that returns the error instead of panicking.
+    ///
+    /// # Errors
+    /// [`DropoutError`] naming `prob` unless it is 0 or from [`MIN_PROB`] to [`MAX_PROB`].
+    pub fn try_init(&self) -> Result<BernoulliDropout, DropoutError> {
+        if !(self.prob == 0.0 || (MIN_PROB..=MAX_PROB).contains(&self.prob)) {
+            return Err(DropoutError::new(
+                "prob",
+                self.prob,
+                "0, or in [2^-24, 1 − 2^-24]: the draws are f32 on a grid of 2^-24, so a \
+                 smaller rate would drop as often as 2^-24 and one closer to 1 would drop \
+                 everything",
+            ));
+        }
+        Ok(BernoulliDropout {
             prob: self.prob,
             seed: self.seed,
             training: Param::from_bool(true),
             step: StepCounter::default(),
-        }
+        })
     }
 }
 

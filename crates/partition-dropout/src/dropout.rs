@@ -24,8 +24,8 @@ use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use mcnn_backends::{RecordedSize, StepCounter};
 
-use crate::PartitionMaskBackend;
 use crate::assignment::{Assignment, MAX_PARTITIONS, assign};
+use crate::{DropoutError, PartitionMaskBackend};
 
 /// Which partitions are dropped at phase `k` of a cycle.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -152,21 +152,34 @@ struct CallSite {
 
 impl PartitionDropoutConfig {
     /// Initializes a [`PartitionDropout`]. Panics if `partitions < 2` or above
-    /// [`MAX_PARTITIONS`].
+    /// [`MAX_PARTITIONS`]; see [`try_init`](Self::try_init).
     pub fn init(&self) -> PartitionDropout {
-        assert!(
-            self.partitions >= 2,
-            "PartitionDropout: partitions must be at least 2, got {} (with one partition \
-             drop-one would drop every neuron)",
-            self.partitions
-        );
-        assert!(
-            self.partitions <= MAX_PARTITIONS,
-            "PartitionDropout: partitions must be at most {MAX_PARTITIONS} (2^24, the \
-             resolution of the assignments' draws), got {}",
-            self.partitions
-        );
-        PartitionDropout {
+        self.try_init()
+            .unwrap_or_else(|error| panic!("PartitionDropout: {error}"))
+    }
+
+    /// [`init`](Self::init) that returns the error instead of panicking.
+    ///
+    /// # Errors
+    /// [`DropoutError`] naming `partitions` when it is below 2 or above [`MAX_PARTITIONS`].
+    pub fn try_init(&self) -> Result<PartitionDropout, DropoutError> {
+        if self.partitions < 2 {
+            return Err(DropoutError::new(
+                "partitions",
+                self.partitions,
+                "at least 2 (with one partition drop-one would drop every neuron)",
+            ));
+        }
+        if self.partitions > MAX_PARTITIONS {
+            return Err(DropoutError::new(
+                "partitions",
+                self.partitions,
+                format!(
+                    "at most {MAX_PARTITIONS} (2^24, the resolution of the assignments' draws)"
+                ),
+            ));
+        }
+        Ok(PartitionDropout {
             partitions: RecordedSize::new(self.partitions),
             mode: self.mode,
             assignment: self.assignment,
@@ -175,7 +188,7 @@ impl PartitionDropoutConfig {
             training: Param::from_bool(true),
             step: StepCounter::default(),
             state: Arc::default(),
-        }
+        })
     }
 
     /// The configuration whose drop rate is nearest `prob`, the rate of Burn's
@@ -184,12 +197,14 @@ impl PartitionDropoutConfig {
     /// rate it gives.
     ///
     /// # Errors
-    /// A `prob` that is not in `(0, 1)`, or too close to 0 or 1 for `P ≤`
-    /// [`MAX_PARTITIONS`].
-    pub fn from_drop_rate(prob: f64) -> Result<(Self, f64), String> {
+    /// [`DropoutError`] naming `prob` when it is not in `(0, 1)`, or too close to 0 or 1 for
+    /// `P ≤` [`MAX_PARTITIONS`].
+    pub fn from_drop_rate(prob: f64) -> Result<(Self, f64), DropoutError> {
         if !(prob > 0.0 && prob < 1.0) {
-            return Err(format!(
-                "PartitionDropout: drop rate must be in (0, 1) (exclusive), got {prob}"
+            return Err(DropoutError::new(
+                "prob",
+                prob,
+                "a drop rate in (0, 1), exclusive",
             ));
         }
         let (mode, inverse) = match prob <= 0.5 {
@@ -207,9 +222,13 @@ impl PartitionDropoutConfig {
             false => high,
         };
         if partitions > MAX_PARTITIONS as f64 {
-            return Err(format!(
-                "PartitionDropout: drop rate {prob} needs {partitions} partitions, more than \
-                 {MAX_PARTITIONS}"
+            return Err(DropoutError::new(
+                "prob",
+                prob,
+                format!(
+                    "a drop rate that needs at most {MAX_PARTITIONS} partitions (this one needs \
+                     {partitions})"
+                ),
             ));
         }
         Ok((
@@ -238,6 +257,10 @@ impl PartitionDropout {
             D >= 2,
             "PartitionDropout: the input needs a batch axis (rank ≥ 2), got rank {D}"
         );
+        assert!(
+            D == 4 || self.scope != Scope::Channel,
+            "PartitionDropout: Scope::Channel takes [batch, channels, height, width], got rank {D}"
+        );
         if dims.contains(&0) {
             // Nothing to drop, as Burn's `Dropout` (and no step: nothing was trained).
             return input;
@@ -250,11 +273,6 @@ impl PartitionDropout {
                 (1, mask_dims)
             }
             Scope::Channel => {
-                assert!(
-                    D == 4,
-                    "PartitionDropout: Scope::Channel takes [batch, channels, height, width], \
-                     got rank {D}"
-                );
                 let mut mask_dims = [1; D];
                 mask_dims[..2].copy_from_slice(&dims[..2]);
                 (dims[0], mask_dims)

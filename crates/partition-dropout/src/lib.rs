@@ -27,9 +27,12 @@ mod dropout;
 mod mask_op;
 
 pub use assignment::{Assignment, MAX_PARTITIONS, assign};
-pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig, MAX_PROB};
+pub use bernoulli::{BernoulliDropout, BernoulliDropoutConfig, MAX_PROB, MIN_PROB};
 pub use dropout::{Mode, PartitionDropout, PartitionDropoutConfig, Scope};
 pub use mask_op::PartitionMaskBackend;
 #[doc(hidden)] // counters for tests that prove the custom op ran; not part of the API
 pub use mask_op::{backward_passes, cube_launches};
+/// A bad configuration of a dropout layer: the parameter, its value and what is allowed (the
+/// workspace's parameter error, [`mcnn_backends::ParamError`]).
+pub use mcnn_backends::ParamError as DropoutError;
 pub use mcnn_backends::StepCounter;

@@ -236,6 +236,7 @@ fn drop_rates_map_to_the_nearest_number_of_partitions() {
     }
     for prob in [0.0, 1.0, -0.1, 1.5, f64::NAN, 1e-12] {
         let error = PartitionDropoutConfig::from_drop_rate(prob).unwrap_err();
-        assert!(error.contains("drop rate"), "{prob}: {error}");
+        assert_eq!(error.parameter, "prob", "{prob}: {error}");
+        assert!(error.allowed.contains("drop rate"), "{prob}: {error}");
     }
 }

@@ -188,15 +188,30 @@ fn optimizer_steps_keep_the_count_running() {
 }
 
 #[test]
-#[should_panic(expected = "partitions must be at least 2, got 1")]
+#[should_panic(expected = "PartitionDropout: invalid `partitions` = 1: at least 2")]
 fn one_partition_is_refused() {
     PartitionDropoutConfig::new(1).init();
 }
 
 #[test]
-#[should_panic(expected = "partitions must be at most 16777216 (2^24")]
+#[should_panic(expected = "invalid `partitions` = 16777217: at most 16777216 (2^24")]
 fn more_partitions_than_the_draws_resolve_are_refused() {
     PartitionDropoutConfig::new((1 << 24) + 1).init();
+}
+
+#[test]
+fn try_init_returns_the_error_and_accepts_the_limits() {
+    for partitions in [0, 1, (1 << 24) + 1, usize::MAX] {
+        let error = PartitionDropoutConfig::new(partitions)
+            .try_init()
+            .unwrap_err();
+        assert_eq!(error.parameter, "partitions");
+        assert_eq!(error.value, partitions.to_string());
+    }
+    for partitions in [2, 1 << 24] {
+        let dropout = PartitionDropoutConfig::new(partitions).try_init().unwrap();
+        assert_eq!(dropout.partitions.get(), partitions);
+    }
 }
 
 #[test]
@@ -216,6 +231,17 @@ fn channel_scope_needs_rank_four() {
         .with_scope(Scope::Channel)
         .init()
         .forward(Tensor::<2>::ones([2, 3], &ad));
+}
+
+/// An empty input of the wrong rank is still the wrong rank.
+#[test]
+#[should_panic(expected = "Scope::Channel takes [batch, channels, height, width], got rank 2")]
+fn channel_scope_needs_rank_four_even_when_empty() {
+    let ad = host_device().autodiff();
+    PartitionDropoutConfig::new(2)
+        .with_scope(Scope::Channel)
+        .init()
+        .forward(Tensor::<2>::ones([0, 3], &ad));
 }
 
 #[test]
@@ -283,16 +309,33 @@ mod bernoulli {
     }
 
     #[test]
-    #[should_panic(expected = "prob must be in [0, 1 − 2^-24] (its draws are f32 with 24 bits")]
+    #[should_panic(expected = "BernoulliDropout: invalid `prob` = 1: 0, or in [2^-24, 1 − 2^-24]")]
     fn prob_one_is_refused() {
         BernoulliDropoutConfig::new(1.0).init();
     }
 
     /// 0.99999999 rounds to 1.0 in f32: every element would be zeroed.
     #[test]
-    #[should_panic(expected = "got 0.99999999")]
+    #[should_panic(expected = "invalid `prob` = 0.99999999")]
     fn prob_that_rounds_to_one_is_refused() {
         BernoulliDropoutConfig::new(0.99999999).init();
+    }
+
+    /// Below 2^-24 every rate drops as often as 2^-24 (a draw of exactly 0): refused, not
+    /// silently raised. 0 (no dropout) and the two limits are accepted.
+    #[test]
+    fn try_init_refuses_rates_off_the_draws_grid() {
+        use partition_dropout::{MAX_PROB, MIN_PROB};
+        for prob in [1e-9, MIN_PROB / 2.0, -0.1, 1.0, f64::NAN, f64::INFINITY] {
+            let error = BernoulliDropoutConfig::new(prob).try_init().unwrap_err();
+            assert_eq!(error.parameter, "prob", "{prob}");
+        }
+        for prob in [0.0, MIN_PROB, 0.5, MAX_PROB] {
+            assert_eq!(
+                BernoulliDropoutConfig::new(prob).try_init().unwrap().prob,
+                prob
+            );
+        }
     }
 }
 

@@ -81,10 +81,10 @@ pub enum SamplingError {
         /// The row, for the per-row functions ([`crate::counts::row_counts`]).
         row: Option<usize>,
     },
-    /// A matrix had more rows than per-row streams exist (row streams are numbered by
-    /// a `u32`).
+    /// A matrix had more rows (columns, for the column sampler) than per-group streams exist
+    /// (they are numbered by a `u32`).
     TooManyRows {
-        /// Rows asked for.
+        /// Rows (columns) asked for.
         rows: usize,
         /// The largest number allowed.
         max: u64,
@@ -200,7 +200,11 @@ impl fmt::Display for SamplingError {
                 f32::MIN_POSITIVE
             ),
             Self::TooManyRows { rows, max } => {
-                write!(f, "number of rows is {rows}; at most {max} are supported")
+                write!(
+                    f,
+                    "number of rows (of columns, for the column sampler: one stream per group) is \
+                     {rows}; at most {max} are supported"
+                )
             }
             Self::SampleOutOfRange { index, value } => {
                 write!(
