@@ -13,8 +13,9 @@
 //! varies). The two dropout layers of run `s` draw from seeds `s` and `s + 2^32`: with one
 //! seed, partition dropout would drop neuron `i` of both layers at the same steps (its
 //! assignments do not depend on the layer), a correlation Bernoulli dropout's masks do not
-//! have. `--shared-layer-seed` restores that (E1 was first measured so). Prints a Markdown table (mean ± standard deviation per setting and averaged over the
-//! range) and, last, one JSON line with every accuracy.
+//! have. `--shared-layer-seed` restores that (E1 was first measured so). Prints a Markdown
+//! table (mean ± standard deviation per setting and averaged over the range) and, last, one
+//! JSON line with every accuracy.
 
 mod machine;
 
